@@ -1,0 +1,19 @@
+# The Hero Foundry: the README's two commands, plus a few conveniences.
+.PHONY: run test lint format venv
+
+run:  ## start the service (embedded default: SQLite under ./var, in-process cache)
+	@scripts/run.sh
+
+test:  ## run the whole test suite (installs and starts PostgreSQL/Redis where it can)
+	@scripts/test.sh
+
+venv:
+	@scripts/bootstrap.sh
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: venv
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .

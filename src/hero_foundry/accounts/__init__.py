@@ -1,0 +1,1 @@
+"""Accounts: registration, login with opaque bearer tokens, logout, the current user."""

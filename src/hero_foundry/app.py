@@ -1,0 +1,72 @@
+"""``create_app(settings)``: the FastAPI application with its routers, middleware and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from hero_foundry import __version__, problems
+from hero_foundry.accounts.routes import router as accounts_router
+from hero_foundry.accounts.security import password_hasher
+from hero_foundry.cache import create_cache
+from hero_foundry.characters.routes import router as characters_router
+from hero_foundry.limits import BodySizeLimit
+from hero_foundry.settings import Settings
+from hero_foundry.srd import get_catalogue
+from hero_foundry.srd.routes import router as srd_router
+from hero_foundry.storage.db import create_engine, session_factory
+
+DESCRIPTION = """
+Create and level up Dungeons & Dragons 5e characters on SRD 5.1 content.
+
+Log in with `POST /api/auth/login`, then send `Authorization: Bearer <token>`.
+Errors are RFC 9457 problem details (`application/problem+json`).
+
+This work includes material taken from the System Reference Document 5.1 ("SRD 5.1") by
+Wizards of the Coast LLC, licensed under CC-BY-4.0.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url_value)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.cache = create_cache(settings.redis_url_value)
+        get_catalogue()  # load the SRD once, before the first request
+        try:
+            yield
+        finally:
+            await app.state.cache.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="The Hero Foundry",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.hasher = password_hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+    problems.install(app)
+    app.include_router(accounts_router)
+    app.include_router(characters_router)
+    app.include_router(srd_router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory`` (settings from the environment)."""
+    return create_app(Settings())

@@ -1,0 +1,1 @@
+"""Characters: the server-side creation wizard (drafts) and the stored characters."""

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from hero_foundry.accounts.deps import CurrentUser
+from hero_foundry.characters import service
+from hero_foundry.characters.schemas import (
+    AbilityScoresStep,
+    BackgroundStep,
+    CharacterPatch,
+    ChoicesStep,
+    ClassStep,
+    DetailsStep,
+    RaceStep,
+    SpellsStep,
+)
+from hero_foundry.deps import CatalogueDep, SessionDep
+
+router = APIRouter(tags=["characters"])
+drafts = "/api/characters/drafts"
+
+
+@router.post(drafts, status_code=status.HTTP_201_CREATED)
+async def start_draft(user: CurrentUser, db: SessionDep, cat: CatalogueDep) -> dict[str, Any]:
+    """Start the creation wizard; the server records when it started."""
+    return service.draft_view(cat, await service.create_draft(db, user))
+
+
+@router.get(drafts)
+async def list_drafts(user: CurrentUser, db: SessionDep) -> list[dict[str, Any]]:
+    """Unfinished drafts, newest first (to resume one)."""
+    return [
+        {"id": d.id, "started_at": d.started_at, "updated_at": d.updated_at, "state": d.state}
+        for d in await service.list_drafts(db, user)
+    ]
+
+
+@router.get(drafts + "/{draft_id}")
+async def get_draft(
+    draft_id: uuid.UUID, user: CurrentUser, db: SessionDep, cat: CatalogueDep
+) -> dict[str, Any]:
+    """What is chosen, which choices are open, what is still missing, and a preview sheet."""
+    return service.draft_view(cat, await service.get_draft(db, user, draft_id))
+
+
+@router.delete(drafts + "/{draft_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_draft(draft_id: uuid.UUID, user: CurrentUser, db: SessionDep) -> Response:
+    await service.delete_draft(db, user, draft_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put(drafts + "/{draft_id}/race")
+async def set_race(
+    draft_id: uuid.UUID, body: RaceStep, user: CurrentUser, db: SessionDep, cat: CatalogueDep
+) -> dict[str, Any]:
+    draft = await service.open_draft(db, user, draft_id)
+    service.set_race(cat, draft, body)
+    return service.draft_view(cat, draft)
+
+
+@router.put(drafts + "/{draft_id}/class")
+async def set_class(
+    draft_id: uuid.UUID, body: ClassStep, user: CurrentUser, db: SessionDep, cat: CatalogueDep
+) -> dict[str, Any]:
+    draft = await service.open_draft(db, user, draft_id)
+    service.set_class(cat, draft, body)
+    return service.draft_view(cat, draft)
+
+
+@router.put(drafts + "/{draft_id}/background")
+async def set_background(
+    draft_id: uuid.UUID,
+    body: BackgroundStep,
+    user: CurrentUser,
+    db: SessionDep,
+    cat: CatalogueDep,
+) -> dict[str, Any]:
+    draft = await service.open_draft(db, user, draft_id)
+    service.set_background(cat, draft, body.background)
+    return service.draft_view(cat, draft)
+
+
+@router.post(drafts + "/{draft_id}/ability-scores/roll")
+async def roll_ability_scores(
+    draft_id: uuid.UUID, user: CurrentUser, db: SessionDep, cat: CatalogueDep
+) -> dict[str, Any]:
+    """Roll 4d6 (drop the lowest) six times on the server, once per draft; the dice are kept."""
+    draft = await service.open_draft(db, user, draft_id)
+    service.roll_scores(draft)
+    return service.draft_view(cat, draft)
+
+
+@router.put(drafts + "/{draft_id}/ability-scores")
+async def set_ability_scores(
+    draft_id: uuid.UUID,
+    body: AbilityScoresStep,
+    user: CurrentUser,
+    db: SessionDep,
+    cat: CatalogueDep,
+) -> dict[str, Any]:
+    """Base scores by ``standard_array``, ``point_buy`` (27 points, 8-15) or ``rolled``."""
+    draft = await service.open_draft(db, user, draft_id)
+    service.set_scores(cat, draft, body)
+    return service.draft_view(cat, draft)
+
+
+@router.put(drafts + "/{draft_id}/choices")
+async def set_choices(
+    draft_id: uuid.UUID, body: ChoicesStep, user: CurrentUser, db: SessionDep, cat: CatalogueDep
+) -> dict[str, Any]:
+    """Answer open SRD choices: skills, tools, languages, equipment, fighting style ..."""
+    draft = await service.open_draft(db, user, draft_id)
+    service.set_choices(cat, draft, body)
+    return service.draft_view(cat, draft)
+
+
+@router.put(drafts + "/{draft_id}/spells")
+async def set_spells(
+    draft_id: uuid.UUID, body: SpellsStep, user: CurrentUser, db: SessionDep, cat: CatalogueDep
+) -> dict[str, Any]:
+    draft = await service.open_draft(db, user, draft_id)
+    service.set_spells(cat, draft, body)
+    return service.draft_view(cat, draft)
+
+
+@router.put(drafts + "/{draft_id}/details")
+async def set_details(
+    draft_id: uuid.UUID, body: DetailsStep, user: CurrentUser, db: SessionDep, cat: CatalogueDep
+) -> dict[str, Any]:
+    """Name, alignment and personality (traits, ideals, bonds, flaws, backstory)."""
+    draft = await service.open_draft(db, user, draft_id)
+    service.set_details(cat, draft, body)
+    return service.draft_view(cat, draft)
+
+
+@router.post(drafts + "/{draft_id}/finalize", status_code=status.HTTP_201_CREATED)
+async def finalize(
+    draft_id: uuid.UUID, user: CurrentUser, db: SessionDep, cat: CatalogueDep
+) -> dict[str, Any]:
+    """Validate every step and create the character; the server records when it finished."""
+    draft = await service.open_draft(db, user, draft_id)
+    character = service.finalize(cat, draft)
+    db.add(character)
+    await db.flush()
+    return service.character_view(cat, character)
+
+
+@router.get("/api/characters")
+async def list_characters(
+    user: CurrentUser,
+    db: SessionDep,
+    cat: CatalogueDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    rows, total = await service.list_characters(db, user, limit, offset)
+    return {
+        "items": [service.summary(cat, c) for c in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get("/api/characters/{character_id}")
+async def get_character(
+    character_id: uuid.UUID, user: CurrentUser, db: SessionDep, cat: CatalogueDep
+) -> dict[str, Any]:
+    """The character with its full derived sheet."""
+    return service.character_view(cat, await service.get_character(db, user, character_id))
+
+
+@router.patch("/api/characters/{character_id}")
+async def patch_character(
+    character_id: uuid.UUID,
+    body: CharacterPatch,
+    user: CurrentUser,
+    db: SessionDep,
+    cat: CatalogueDep,
+) -> dict[str, Any]:
+    """Change name, notes, alignment, personality, inventory (add/remove/equip) or currency."""
+    character = await service.get_character(db, user, character_id)
+    service.patch_character(cat, character, body)
+    return service.character_view(cat, character)
+
+
+@router.delete("/api/characters/{character_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_character(character_id: uuid.UUID, user: CurrentUser, db: SessionDep) -> Response:
+    await service.delete_character(db, user, character_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

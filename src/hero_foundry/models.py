@@ -1,0 +1,7 @@
+"""Every table, imported in one place so Alembic and tests see the whole schema."""
+
+from hero_foundry.accounts.models import AuthToken, User
+from hero_foundry.characters.models import Character, CharacterDraft
+from hero_foundry.storage.base import Base
+
+__all__ = ["AuthToken", "Base", "Character", "CharacterDraft", "User"]

@@ -1,0 +1,85 @@
+"""Every setting of the service, in one place.
+
+Each field reads ``HERO_FOUNDRY_<NAME>`` from the environment (or a ``.env`` file). Secrets may
+instead be read from a file named by ``HERO_FOUNDRY_<NAME>_FILE`` (Docker/Kubernetes secrets), so
+they never have to sit in an environment variable or in the repository. Every default works on one
+machine: SQLite under ``./var`` and an in-process cache.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "HERO_FOUNDRY_"
+
+#: Settings that may be given as ``<NAME>_FILE``: the file's content (stripped) is the value.
+SECRET_FILE_FIELDS = ("database_url", "redis_url")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+
+    data_dir: Path = Path("var")
+    #: SQLAlchemy async URL; ``postgresql+asyncpg://user:pass@host/db`` in production.
+    database_url: SecretStr = SecretStr("")
+    #: ``redis://host:6379/0``; empty means the in-process cache.
+    redis_url: SecretStr = SecretStr("")
+
+    session_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    #: Argon2id cost; the defaults are argon2-cffi's (RFC 9106 "low memory" profile).
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(64 * 1024, ge=8)
+    log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: dict) -> dict:
+        """``HERO_FOUNDRY_DATABASE_URL_FILE=/run/secrets/db`` sets ``database_url``."""
+        data = dict(data or {})
+        for name in SECRET_FILE_FIELDS:
+            path = data.pop(f"{name}_file", None) or os.environ.get(
+                f"{ENV_PREFIX}{name.upper()}_FILE"
+            )
+            if path and not data.get(name):
+                try:
+                    data[name] = Path(path).read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise ValueError(f"{name}_file: cannot read {path}: {exc.strerror}") from exc
+        return data
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "database_url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        return value
+
+    @property
+    def database_url_value(self) -> str:
+        """The database URL, defaulting to a SQLite file under ``data_dir``."""
+        url = self.database_url.get_secret_value()
+        return url or f"sqlite+aiosqlite:///{(self.data_dir / 'hero-foundry.sqlite3').as_posix()}"
+
+    @property
+    def redis_url_value(self) -> str | None:
+        return self.redis_url.get_secret_value() or None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url_value.startswith("sqlite")

@@ -1,0 +1,121 @@
+"""Shared fixtures.
+
+``backend`` runs a test on SQLite and on PostgreSQL. PostgreSQL comes from
+``HERO_FOUNDRY_TEST_POSTGRES_URL`` (default: postgres on 127.0.0.1:5432); each test session gets
+its own throw-away database. Outside CI an unreachable server skips its tests; with ``CI=true``
+it fails them, because in CI every test must run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from hero_foundry.app import create_app
+from hero_foundry.settings import Settings
+from hero_foundry.srd import Catalogue, get_catalogue
+from hero_foundry.storage import migrate
+
+IN_CI = os.environ.get("CI") == "true"
+POSTGRES_URL = os.environ.get(
+    "HERO_FOUNDRY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("HERO_FOUNDRY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def unavailable(what: str, why: object) -> None:
+    message = f"{what} is not available: {why}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: this test must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return get_catalogue()
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    admin = _asyncpg_dsn(POSTGRES_URL)
+    name = f"hero_foundry_test_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = await asyncpg.connect(admin, timeout=5)
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        unavailable("PostgreSQL", exc)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        conn = await asyncpg.connect(admin, timeout=5)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = Path(tmp_path_factory.mktemp("db")) / "test.sqlite3"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        # Cheap hashing keeps the suite fast; production uses argon2-cffi's defaults.
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 8,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """A migrated database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        url = sqlite_url
+    else:
+        url = request.getfixturevalue("postgres_url")
+    await migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def app_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app, with its lifespan running, for each backend."""
+    app = create_app(make_settings(database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+@pytest.fixture
+def client(app_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return app_client
+
+
+@pytest.fixture
+def unique_email() -> Iterator[str]:
+    yield f"player-{uuid.uuid4().hex[:10]}@example.com"
