@@ -26,7 +26,8 @@ from hero_foundry.storage import migrate
 
 IN_CI = os.environ.get("CI") == "true"
 POSTGRES_URL = os.environ.get(
-    "HERO_FOUNDRY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres"
+    "HERO_FOUNDRY_TEST_POSTGRES_URL",
+    "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres",
 )
 REDIS_URL = os.environ.get("HERO_FOUNDRY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -47,28 +48,27 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    admin = _asyncpg_dsn(POSTGRES_URL)
-    name = f"hero_foundry_test_{uuid.uuid4().hex[:12]}"
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL), timeout=5)
     try:
-        conn = await asyncpg.connect(admin, timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
-        unavailable("PostgreSQL", exc)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(sql)
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    name = f"hero_foundry_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        unavailable("PostgreSQL", exc)
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     try:
         yield url
     finally:
-        conn = await asyncpg.connect(admin, timeout=5)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -83,20 +83,17 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         # Cheap hashing keeps the suite fast; production uses argon2-cffi's defaults.
         "argon2_time_cost": 1,
-        "argon2_memory_kib": 8,
+        "argon2_memory_kib": 64,
     }
     values.update(overrides)
     return Settings(**values)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
     """A migrated database: SQLite, then PostgreSQL."""
-    if request.param == "sqlite":
-        url = sqlite_url
-    else:
-        url = request.getfixturevalue("postgres_url")
-    await migrate.upgrade(url)
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    asyncio.run(migrate.upgrade(url))
     return url
 
 

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     #: Argon2id cost; the defaults are argon2-cffi's (RFC 9106 "low memory" profile).
     argon2_time_cost: int = Field(3, ge=1)
-    argon2_memory_kib: int = Field(64 * 1024, ge=8)
+    argon2_memory_kib: int = Field(64 * 1024, ge=64)
     log_level: str = "INFO"
 
     @model_validator(mode="before")

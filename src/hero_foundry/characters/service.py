@@ -89,6 +89,8 @@ def _refuse(problems: list[Problem]) -> None:
 def set_race(cat: Catalogue, draft: CharacterDraft, step: RaceStep) -> None:
     _refuse(creation.check_race(cat, step.race, step.subrace))
     state = CreationState.from_dict(draft.state)
+    if state.race != step.race:
+        creation.forget(state, "race")
     state.race, state.subrace = step.race, step.subrace
     creation.prune_selections(cat, state)
     _save(draft, state)
@@ -98,6 +100,7 @@ def set_class(cat: Catalogue, draft: CharacterDraft, step: ClassStep) -> None:
     _refuse(creation.check_class(cat, step.class_, step.subclass))
     state = CreationState.from_dict(draft.state)
     if state.class_index != step.class_:
+        creation.forget(state, "class")
         state.spells = {}
     state.class_index, state.subclass = step.class_, step.subclass
     creation.prune_selections(cat, state)
@@ -109,6 +112,8 @@ def set_background(cat: Catalogue, draft: CharacterDraft, background: str) -> No
         known = ", ".join(cat.tables["backgrounds"])
         _refuse([Problem("background", f"unknown background {background!r} (known: {known})")])
     state = CreationState.from_dict(draft.state)
+    if state.background != background:
+        creation.forget(state, "background")
     state.background = background
     creation.prune_selections(cat, state)
     _save(draft, state)

@@ -340,11 +340,29 @@ def _refs_elsewhere(
     return out
 
 
+#: Which selections belong to which wizard step (by choice-id prefix).
+STEP_CHOICES = {
+    "race": ("race:", "trait:"),
+    "class": ("class:", "feature:"),
+    "background": ("background:",),
+}
+
+
+def forget(state: CreationState, step: str) -> None:
+    """Drop the selections made for a step's previous answer (a new race, class, background)."""
+    prefixes = STEP_CHOICES[step]
+    state.selections = {k: v for k, v in state.selections.items() if not k.startswith(prefixes)}
+
+
 def prune_selections(cat: Catalogue, state: CreationState) -> None:
-    """Drop selections of choices that are no longer open (after a race/class change)."""
+    """Drop selections of choices that are no longer open, or whose options no longer exist."""
     while True:
-        ids = {c.id for c in open_choices(cat, state)}
-        stale = [k for k in state.selections if k not in ids]
+        choices = {c.id: c for c in open_choices(cat, state)}
+        stale = [
+            k
+            for k, keys in state.selections.items()
+            if k not in choices or any(choices[k].option(key) is None for key in keys)
+        ]
         if not stale:
             return
         for key in stale:
