@@ -9,6 +9,7 @@ it fails them, because in CI every test must run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -56,9 +57,9 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+@contextlib.contextmanager
+def temporary_postgres_database() -> Iterator[str]:
+    """Create a uniquely named database on the test server; drop it afterwards."""
     name = f"hero_foundry_test_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
@@ -69,6 +70,20 @@ def postgres_url() -> Iterator[str]:
         yield url
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The PostgreSQL database shared by this test session's app tests."""
+    with temporary_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL database of its own (for migration tests)."""
+    with temporary_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,8 +30,15 @@ Wizards of the Coast LLC, licensed under CC-BY-4.0.
 """
 
 
+#: Loggers that write SQL parameters (password hashes, token digests) at DEBUG or INFO: capped at WARNING
+#: whatever the configured level, so a debug session never writes secrets' derivatives to logs.
+PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    for name in PARAMETER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,0 +1,63 @@
+"""With Redis configured, token lookups are cached there and logout still revokes at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import redis.asyncio as redis
+
+from hero_foundry.accounts.security import token_digest
+from hero_foundry.app import create_app
+from hero_foundry.cache import RedisCache
+from tests.conftest import REDIS_URL, make_settings, unavailable
+from tests.integration.api import new_player
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    async def ping() -> None:
+        client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except (OSError, redis.RedisError) as exc:
+        unavailable("Redis", exc)
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_client(
+    redis_url: str, sqlite_url: str, database_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(make_settings(database_url, redis_url=redis_url))
+    async with app.router.lifespan_context(app):
+        assert isinstance(app.state.cache, RedisCache)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def test_token_lookup_is_cached_in_redis_and_logout_revokes(
+    redis_client: httpx.AsyncClient, redis_url: str
+) -> None:
+    headers = await new_player(redis_client)
+    token = headers["Authorization"].split()[1]
+    assert (await redis_client.get("/api/me", headers=headers)).status_code == 200
+    raw = redis.from_url(redis_url, decode_responses=True)
+    try:
+        key = f"hero-foundry:auth:{token_digest(token)}"
+        cached = await raw.get(key)
+        assert cached is not None and token not in cached
+        assert 0 < await raw.ttl(key) <= 60
+        assert (await redis_client.post("/api/auth/logout", headers=headers)).status_code == 204
+        assert await raw.get(key) is None
+    finally:
+        await raw.aclose()
+    assert (await redis_client.get("/api/me", headers=headers)).status_code == 401
