@@ -69,7 +69,7 @@ def pick_spells(cat: Catalogue, state: CreationState) -> dict[str, list[str]]:
     cantrips = [s["index"] for s in spells if s["level"] == 0][: rules.cantrips]
     leveled = [s["index"] for s in spells if 1 <= s["level"] <= rules.max_level]
     leveled = [s for s in leveled if s not in always]
-    if rules.prepared is None:
+    if not rules.prepares:
         return {"cantrips": cantrips, "spells": leveled[: rules.known], "prepared": []}
     if rules.spellbook:
         book = leveled[: rules.known]

@@ -30,8 +30,8 @@ Wizards of the Coast LLC, licensed under CC-BY-4.0.
 """
 
 
-#: Loggers that write SQL parameters (password hashes, token digests) at DEBUG or INFO: capped at WARNING
-#: whatever the configured level, so a debug session never writes secrets' derivatives to logs.
+#: Loggers that write SQL parameters (password hashes, token digests) at DEBUG or INFO: capped
+#: at WARNING whatever the configured level, so no secret's derivative ever reaches a log.
 PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
 
 
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url_value)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
-        app.state.cache = create_cache(settings.redis_url_value)
+        app.state.cache = create_cache(settings.redis_url_value, workers=settings.workers)
         get_catalogue()  # load the SRD once, before the first request
         try:
             yield

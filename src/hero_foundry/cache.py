@@ -21,8 +21,25 @@ class Cache(Protocol):
     async def close(self) -> None: ...
 
 
+class NullCache:
+    """Caches nothing: for several workers without Redis, where a per-process copy could keep
+    a revoked token alive in the other workers."""
+
+    async def get(self, key: str) -> str | None:
+        return None
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        return None
+
+    async def delete(self, key: str) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
 class InMemoryCache:
-    """Per-process LRU cache with expiry (the embedded default)."""
+    """Per-process LRU cache with expiry (the embedded default, for a single worker)."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self._data: OrderedDict[str, tuple[float, str]] = OrderedDict()
@@ -87,5 +104,8 @@ class RedisCache:
         await self._redis.aclose()
 
 
-def create_cache(redis_url: str | None) -> Cache:
-    return RedisCache(redis_url) if redis_url else InMemoryCache()
+def create_cache(redis_url: str | None, workers: int = 1) -> Cache:
+    """Redis when configured; else in-process for one worker, nothing for several."""
+    if redis_url:
+        return RedisCache(redis_url)
+    return InMemoryCache() if workers == 1 else NullCache()

@@ -36,7 +36,9 @@ def _redacted(url: str) -> str:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [HERO_FOUNDRY_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [HERO_FOUNDRY_PORT]")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Worker processes [HERO_FOUNDRY_WORKERS]")
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
 ) -> None:
     """Serve the API (OpenAPI docs at /docs)."""

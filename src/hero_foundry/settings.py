@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     #: Argon2id cost; the defaults are argon2-cffi's (RFC 9106 "low memory" profile).
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(64 * 1024, ge=64)
-    log_level: str = "INFO"
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
 
     @model_validator(mode="before")
     @classmethod
@@ -79,7 +79,3 @@ class Settings(BaseSettings):
     @property
     def redis_url_value(self) -> str | None:
         return self.redis_url.get_secret_value() or None
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url_value.startswith("sqlite")

@@ -119,7 +119,7 @@ async def build_character(
             for s in spells["items"]
             if 1 <= s["level"] <= rules["max_level"] and s["index"] not in always
         ]
-        if rules["prepared"] is None:
+        if not rules["prepares"]:
             body = {"cantrips": cantrips, "spells": leveled[: rules["known"]]}
         elif rules["spellbook"]:
             book = leveled[: rules["known"]]

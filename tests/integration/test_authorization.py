@@ -6,7 +6,6 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from hero_foundry.characters.models import Character, CharacterDraft
 from hero_foundry.storage.db import unit_of_work
@@ -92,17 +91,19 @@ async def test_unknown_ids_are_404_and_malformed_ids_are_422(client: httpx.Async
 
 async def test_deleting_own_character_and_draft(client: httpx.AsyncClient) -> None:
     alice = await new_player(client)
-    character, draft = await build_character(client, alice, "gnome", "wizard")
+    character, finished = await build_character(client, alice, "gnome", "wizard")
     r = await client.delete(f"/api/characters/{character['id']}", headers=alice)
     assert r.status_code == 204
-    assert (
-        await client.get(f"/api/characters/{character['id']}", headers=alice)
-    ).status_code == 404
-    r = await client.delete(f"/api/characters/drafts/{draft['id']}", headers=alice)
+    gone = await client.get(f"/api/characters/{character['id']}", headers=alice)
+    assert gone.status_code == 404
+    # The finalized draft stays as the record of its wizard session.
+    r = await client.delete(f"/api/characters/drafts/{finished['id']}", headers=alice)
+    assert r.status_code == 409
+    kept = await ok(client.get(f"/api/characters/drafts/{finished['id']}", headers=alice))
+    assert kept["finished_at"] and kept["character_id"] is None  # its character is gone
+    unfinished = await ok(client.post("/api/characters/drafts", headers=alice), 201)
+    r = await client.delete(f"/api/characters/drafts/{unfinished['id']}", headers=alice)
     assert r.status_code == 204
     async with unit_of_work(client.app.state.sessions) as db:
         assert await db.get(Character, uuid.UUID(character["id"])) is None
-        rows = await db.scalars(
-            select(CharacterDraft).where(CharacterDraft.id == uuid.UUID(draft["id"]))
-        )
-        assert list(rows) == []
+        assert await db.get(CharacterDraft, uuid.UUID(unfinished["id"])) is None

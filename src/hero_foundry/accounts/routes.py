@@ -6,8 +6,9 @@ from hero_foundry.accounts import service
 from hero_foundry.accounts.deps import BearerToken, CurrentUser
 from hero_foundry.accounts.schemas import Credentials, TokenOut, UserOut
 from hero_foundry.deps import CacheDep, SessionDep, SettingsDep
+from hero_foundry.problems import responses
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], responses=responses(401, 409, 413, 422))
 
 
 @router.post("/api/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)

@@ -18,8 +18,9 @@ from hero_foundry.characters.schemas import (
     SpellsStep,
 )
 from hero_foundry.deps import CatalogueDep, SessionDep
+from hero_foundry.problems import responses
 
-router = APIRouter(tags=["characters"])
+router = APIRouter(tags=["characters"], responses=responses(401, 404, 409, 413, 422))
 drafts = "/api/characters/drafts"
 
 
@@ -32,10 +33,7 @@ async def start_draft(user: CurrentUser, db: SessionDep, cat: CatalogueDep) -> d
 @router.get(drafts)
 async def list_drafts(user: CurrentUser, db: SessionDep) -> list[dict[str, Any]]:
     """Unfinished drafts, newest first (to resume one)."""
-    return [
-        {"id": d.id, "started_at": d.started_at, "updated_at": d.updated_at, "state": d.state}
-        for d in await service.list_drafts(db, user)
-    ]
+    return [service.draft_summary(d) for d in await service.list_drafts(db, user)]
 
 
 @router.get(drafts + "/{draft_id}")
@@ -48,6 +46,7 @@ async def get_draft(
 
 @router.delete(drafts + "/{draft_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_draft(draft_id: uuid.UUID, user: CurrentUser, db: SessionDep) -> Response:
+    """Abandon an unfinished draft."""
     await service.delete_draft(db, user, draft_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

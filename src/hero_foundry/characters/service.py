@@ -73,7 +73,8 @@ async def open_draft(db: AsyncSession, user: User, draft_id: uuid.UUID) -> Chara
 
 
 async def delete_draft(db: AsyncSession, user: User, draft_id: uuid.UUID) -> None:
-    await db.delete(await get_draft(db, user, draft_id))
+    """Abandon an unfinished draft (a finalized one is the record of its wizard session)."""
+    await db.delete(await open_draft(db, user, draft_id))
 
 
 def _save(draft: CharacterDraft, state: CreationState) -> None:
@@ -160,11 +161,6 @@ def set_spells(cat: Catalogue, draft: CharacterDraft, step: SpellsStep) -> None:
     state = CreationState.from_dict(draft.state)
     if not state.class_index:
         _refuse([Problem("class", "choose a class before its spells")])
-    rules = creation.spell_rules(cat, state.class_index, creation.LEVEL, None)
-    if rules is not None and rules.prepared is not None and not state.base_scores:
-        _refuse(
-            [Problem("ability_scores", "set ability scores first: they decide how many spells")]
-        )
     spells = step.model_dump()
     problems = creation.check_spells(cat, state, spells)
     always = set(creation.always_prepared(cat, state))
@@ -213,20 +209,9 @@ def finalize(cat: Catalogue, draft: CharacterDraft) -> Character:
     return character
 
 
-def draft_view(cat: Catalogue, draft: CharacterDraft) -> dict[str, Any]:
+def draft_summary(draft: CharacterDraft) -> dict[str, Any]:
+    """The draft's timestamps and what the player chose, as entered."""
     state = CreationState.from_dict(draft.state)
-    choices = [
-        creation.describe_choice(c, state.selections.get(c.id))
-        for c in creation.open_choices(cat, state)
-    ]
-    rules = (
-        creation.spell_rules(
-            cat, state.class_index, creation.LEVEL, creation.final_scores(cat, state)
-        )
-        if state.class_index
-        else None
-    )
-    missing = [{"field": p.field, "reason": p.reason} for p in creation.problems(cat, state)]
     return {
         "id": draft.id,
         "started_at": draft.started_at,
@@ -250,6 +235,26 @@ def draft_view(cat: Catalogue, draft: CharacterDraft) -> dict[str, Any]:
             "spells": state.spells,
             "details": state.details,
         },
+    }
+
+
+def draft_view(cat: Catalogue, draft: CharacterDraft) -> dict[str, Any]:
+    """The summary plus open choices, spell rules, what is missing and a preview sheet."""
+    state = CreationState.from_dict(draft.state)
+    choices = [
+        creation.describe_choice(c, state.selections.get(c.id))
+        for c in creation.open_choices(cat, state)
+    ]
+    rules = (
+        creation.spell_rules(
+            cat, state.class_index, creation.LEVEL, creation.final_scores(cat, state)
+        )
+        if state.class_index
+        else None
+    )
+    missing = [{"field": p.field, "reason": p.reason} for p in creation.problems(cat, state)]
+    return {
+        **draft_summary(draft),
         "choices": choices,
         "spell_rules": rules.as_dict() if rules else None,
         "always_prepared": creation.always_prepared(cat, state),

@@ -401,7 +401,9 @@ class SpellRules:
     cantrips: int
     #: Spells known (bard, ranger, sorcerer, warlock) or the spellbook's size (wizard).
     known: int
-    #: Maximum number of prepared spells for preparing casters (cleric, druid, paladin, wizard).
+    #: Whether the class prepares spells (cleric, druid, paladin, wizard).
+    prepares: bool
+    #: Their maximum number of prepared spells; None until the ability scores are known.
     prepared: int | None
     max_level: int
     slots: dict[int, int]
@@ -429,11 +431,12 @@ def spell_rules(
     prepared: int | None = None
     known = int(table.get("spells_known", 0))
     spellbook = False
-    if "spells_known" not in table:
+    prepares = "spells_known" not in table
+    if prepares:
         text = next((t for n, t in info.items() if n.startswith("Preparing")), "")
         half = re.search(r"modifier \+ half your \w+ level", text) is not None
-        mod = modifier(scores[ability]) if scores else 0
-        prepared = max(1, mod + (level // 2 if half else level))
+        if scores:
+            prepared = max(1, modifier(scores[ability]) + (level // 2 if half else level))
         book = re.search(r"spellbook containing (\w+) 1st", info.get("Spellbook", ""))
         if book:
             spellbook = True
@@ -442,6 +445,7 @@ def spell_rules(
         ability=ability,
         cantrips=int(table.get("cantrips_known", 0)),
         known=known,
+        prepares=prepares,
         prepared=prepared,
         max_level=max(slots) if slots else 0,
         slots=slots,
@@ -492,13 +496,15 @@ def check_spells(
                 problems.append(Problem(f"spells.{name}", f"{spell} is a level-{lvl} spell"))
 
     pick("cantrips", cantrips, 0, 0, range(rules.cantrips, rules.cantrips + 1))
-    if rules.prepared is None:  # known casters
+    if rules.prepares and rules.prepared is None:
+        return [Problem("ability_scores", "set ability scores first: they decide how many spells")]
+    if not rules.prepares:  # known casters
         pick("spells", known, 1, rules.max_level, range(rules.known, rules.known + 1))
         if prepared:
             problems.append(Problem("spells.prepared", "this class does not prepare spells"))
     elif rules.spellbook:
         pick("spells", known, 1, rules.max_level, range(rules.known, rules.known + 1))
-        pick("prepared", prepared, 1, rules.max_level, range(1, rules.prepared + 1))
+        pick("prepared", prepared, 1, rules.max_level, range(1, (rules.prepared or 0) + 1))
         outside = [s for s in prepared if s not in known]
         if outside:
             problems.append(Problem("spells.prepared", f"{outside[0]} is not in the spellbook"))
@@ -507,7 +513,7 @@ def check_spells(
             problems.append(
                 Problem("spells.spells", "this class prepares from its whole list: use prepared")
             )
-        pick("prepared", prepared, 1, rules.max_level, range(1, rules.prepared + 1))
+        pick("prepared", prepared, 1, rules.max_level, range(1, (rules.prepared or 0) + 1))
     return problems
 
 

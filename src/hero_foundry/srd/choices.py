@@ -111,7 +111,8 @@ def normalize(cat: Catalogue, raw: dict[str, Any], choice_id: str, desc: str = "
         options = [Option(key=d["index"], label=d["name"], ref=d["index"]) for d in cat.all(table)]
     elif kind == "options_array":
         for pos, raw_option in enumerate(source["options"]):
-            options.extend(_options(cat, raw_option, f"{choice_id}/{_letter(pos)}", _letter(pos)))
+            path, letter = f"{choice_id}/{_letter(pos)}", _letter(pos)
+            options.extend(_options(cat, raw_option, path, letter, ctype))
     else:  # pragma: no cover - the 2014 data has no other kinds
         raise ValueError(f"unsupported option set {kind!r} in {choice_id}")
     deduped: dict[str, Option] = {}
@@ -135,13 +136,17 @@ def _prerequisites(raw_option: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def _options(cat: Catalogue, raw: dict[str, Any] | str, path: str, letter: str) -> list[Option]:
+def _options(
+    cat: Catalogue, raw: dict[str, Any] | str, path: str, letter: str, ctype: str
+) -> list[Option]:
     if isinstance(raw, str):  # some option sets list bare strings (a ranger's favored enemy)
         return [Option(key=raw, label=raw)]
     kind = raw["option_type"]
     if kind == "reference":
         item = raw["item"]
-        items = ((item["index"], 1),) if cat.has("equipment", item["index"]) else ()
+        # A tool proficiency and the tool share an index: only equipment choices give items.
+        is_item = ctype == "equipment" and cat.has("equipment", item["index"])
+        items = ((item["index"], 1),) if is_item else ()
         return [Option(key=item["index"], label=item["name"], ref=item["index"], items=items)]
     if kind == "counted_reference":
         of, count = raw["of"], int(raw.get("count", 1))

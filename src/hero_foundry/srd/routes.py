@@ -11,12 +11,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from hero_foundry.deps import CatalogueDep
-from hero_foundry.problems import not_found
+from hero_foundry.problems import not_found, responses
 from hero_foundry.rules import creation
 from hero_foundry.rules.creation import CreationState
 from hero_foundry.srd.catalogue import Catalogue, Doc
 
-router = APIRouter(prefix="/api/srd", tags=["srd"])
+router = APIRouter(prefix="/api/srd", tags=["srd"], responses=responses(404, 422))
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
 
@@ -25,10 +25,10 @@ def _refs(items: list[Doc]) -> list[dict[str, str]]:
     return [{"index": i["index"], "name": i["name"]} for i in items]
 
 
-def _doc(cat: Catalogue, table: str, index: str) -> Doc:
+def _doc(cat: Catalogue, table: str, what: str, index: str) -> Doc:
     doc = cat.tables[table].get(index)
     if doc is None:
-        raise not_found(f"{table.rstrip('s').replace('_', ' ').capitalize()} {index!r}")
+        raise not_found(f"{what} {index!r}")
     return doc
 
 
@@ -83,7 +83,7 @@ async def get_class(index: str, cat: CatalogueDep) -> dict[str, Any]:
     """Everything a wizard renders for a class: proficiencies and their choices, starting
     equipment and its options, level-1 features with their text, spellcasting, the level table
     and the subclasses with their features."""
-    klass = _doc(cat, "classes", index)
+    klass = _doc(cat, "classes", "Class", index)
     state = CreationState(class_index=index)
     levels = []
     for level in range(1, 21):
@@ -135,7 +135,7 @@ async def get_class(index: str, cat: CatalogueDep) -> dict[str, Any]:
                 "level_1": {
                     "cantrips": spells.cantrips,
                     "spells_known": spells.known,
-                    "prepares_spells": spells.prepared is not None,
+                    "prepares_spells": spells.prepares,
                     "spellbook": spells.spellbook,
                     "slots": spells.slots,
                 },
