@@ -27,7 +27,10 @@ def catalogue() -> Catalogue:
 
 
 async def session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+    """One transaction per request: committed when the handler returns, rolled back on error.
+
+    Used with ``scope="function"``: the commit happens before the response is sent, so a failed
+    commit answers 500 instead of a success for something that was not stored."""
     async with unit_of_work(request.app.state.sessions) as db:
         yield db
 
@@ -35,4 +38,4 @@ async def session(request: Request) -> AsyncIterator[AsyncSession]:
 SettingsDep = Annotated[Settings, Depends(settings)]
 CacheDep = Annotated[Cache, Depends(cache)]
 CatalogueDep = Annotated[Catalogue, Depends(catalogue)]
-SessionDep = Annotated[AsyncSession, Depends(session)]
+SessionDep = Annotated[AsyncSession, Depends(session, scope="function")]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hero_foundry.rules import creation
-from hero_foundry.rules.abilities import modifier
+from hero_foundry.rules.abilities import POINT_BUY_BUDGET, POINT_BUY_COST, modifier
 from hero_foundry.rules.creation import CreationState
 from hero_foundry.srd import Catalogue, get_catalogue
-from tests.builders import build
+from tests.builders import build, pick_spells
 
 CAT = get_catalogue()
 PAIRS = list(itertools.product(CAT.tables["races"], CAT.tables["classes"]))
@@ -286,3 +288,41 @@ def test_rogue_expertise_needs_the_skill_first(catalogue: Catalogue) -> None:
     for key in experts:
         skill = sheet["skills"][key]
         assert skill["bonus"] == sheet["abilities"][skill["ability"]]["modifier"] + 4
+
+
+point_buys = st.lists(st.sampled_from(sorted(POINT_BUY_COST)), min_size=6, max_size=6).filter(
+    lambda values: sum(POINT_BUY_COST[v] for v in values) <= POINT_BUY_BUDGET
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    race=st.sampled_from(sorted(CAT.tables["races"])),
+    klass=st.sampled_from(sorted(CAT.tables["classes"])),
+    values=point_buys,
+)
+def test_any_legal_point_buy_character_finalizes_with_consistent_numbers(
+    race: str, klass: str, values: list[int]
+) -> None:
+    state = build(CAT, race, klass)
+    state.ability_method = "point_buy"
+    state.base_scores = dict(zip(CAT.tables["ability_scores"], values, strict=True))
+    state.spells = pick_spells(CAT, state)  # the prepared count follows the new scores
+    assert creation.problems(CAT, state) == []
+    sheet = creation.derive(CAT, state)
+    assert sheet is not None
+    for entry in sheet["abilities"].values():
+        assert 8 <= entry["base"] <= 15
+        assert entry["score"] == min(20, entry["base"] + entry["racial_bonus"])
+        assert entry["modifier"] == modifier(entry["score"])
+    hit_die = CAT.get("classes", klass)["hit_die"]
+    con = sheet["abilities"]["con"]["modifier"]
+    # +1 each for Dwarven Toughness and Draconic Resilience (a hill-dwarf draconic sorcerer: +2)
+    assert sheet["hit_points"]["max"] - (hit_die + con) in (0, 1, 2)
+    assert sheet["armor_class"]["value"] >= 10 + min(0, sheet["abilities"]["dex"]["modifier"])
+    if sheet["spellcasting"]:
+        casting = sheet["spellcasting"]
+        mod = sheet["abilities"][casting["ability"]]["modifier"]
+        assert casting["save_dc"] == 8 + 2 + mod
+        if casting["max_prepared"] is not None:
+            assert 1 <= len(casting["prepared"]) <= casting["max_prepared"]
