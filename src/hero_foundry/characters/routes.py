@@ -141,9 +141,7 @@ async def finalize(
 ) -> dict[str, Any]:
     """Validate every step and create the character; the server records when it finished."""
     draft = await service.open_draft(db, user, draft_id)
-    character = service.finalize(cat, draft)
-    db.add(character)
-    await db.flush()
+    character = await service.finalize(db, cat, draft)
     return service.character_view(cat, character)
 
 

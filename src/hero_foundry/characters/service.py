@@ -184,7 +184,7 @@ def set_details(cat: Catalogue, draft: CharacterDraft, step: DetailsStep) -> Non
     _save(draft, state)
 
 
-def finalize(cat: Catalogue, draft: CharacterDraft) -> Character:
+async def finalize(db: AsyncSession, cat: Catalogue, draft: CharacterDraft) -> Character:
     state = CreationState.from_dict(draft.state)
     problems = creation.problems(cat, state)
     if problems:
@@ -204,6 +204,8 @@ def finalize(cat: Catalogue, draft: CharacterDraft) -> Character:
         currency=currency,
         notes="",
     )
+    db.add(character)
+    await db.flush()  # the character row first: the draft refers to it
     draft.finished_at = utcnow()
     draft.character_id = character.id
     return character
