@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hero_foundry.accounts.deps import CurrentUser
+from hero_foundry.accounts.models import User
 from hero_foundry.characters import service
+from hero_foundry.characters.models import CharacterDraft
 from hero_foundry.characters.schemas import (
     AbilityScoresStep,
     BackgroundStep,
@@ -19,6 +23,21 @@ from hero_foundry.characters.schemas import (
 )
 from hero_foundry.deps import CatalogueDep, SessionDep
 from hero_foundry.problems import responses
+from hero_foundry.srd import Catalogue
+
+
+async def _step(
+    db: AsyncSession,
+    user: User,
+    draft_id: uuid.UUID,
+    cat: Catalogue,
+    change: Callable[[CharacterDraft], None],
+) -> dict[str, Any]:
+    """Apply one wizard step to an unfinished draft and answer with the whole draft."""
+    draft = await service.open_draft(db, user, draft_id)
+    change(draft)
+    return service.draft_view(cat, draft)
+
 
 router = APIRouter(tags=["characters"], responses=responses(401, 404, 409, 413, 422))
 drafts = "/api/characters/drafts"
@@ -55,18 +74,14 @@ async def delete_draft(draft_id: uuid.UUID, user: CurrentUser, db: SessionDep) -
 async def set_race(
     draft_id: uuid.UUID, body: RaceStep, user: CurrentUser, db: SessionDep, cat: CatalogueDep
 ) -> dict[str, Any]:
-    draft = await service.open_draft(db, user, draft_id)
-    service.set_race(cat, draft, body)
-    return service.draft_view(cat, draft)
+    return await _step(db, user, draft_id, cat, lambda draft: service.set_race(cat, draft, body))
 
 
 @router.put(drafts + "/{draft_id}/class")
 async def set_class(
     draft_id: uuid.UUID, body: ClassStep, user: CurrentUser, db: SessionDep, cat: CatalogueDep
 ) -> dict[str, Any]:
-    draft = await service.open_draft(db, user, draft_id)
-    service.set_class(cat, draft, body)
-    return service.draft_view(cat, draft)
+    return await _step(db, user, draft_id, cat, lambda draft: service.set_class(cat, draft, body))
 
 
 @router.put(drafts + "/{draft_id}/background")
@@ -77,9 +92,9 @@ async def set_background(
     db: SessionDep,
     cat: CatalogueDep,
 ) -> dict[str, Any]:
-    draft = await service.open_draft(db, user, draft_id)
-    service.set_background(cat, draft, body.background)
-    return service.draft_view(cat, draft)
+    return await _step(
+        db, user, draft_id, cat, lambda draft: service.set_background(cat, draft, body.background)
+    )
 
 
 @router.post(drafts + "/{draft_id}/ability-scores/roll")
@@ -87,9 +102,7 @@ async def roll_ability_scores(
     draft_id: uuid.UUID, user: CurrentUser, db: SessionDep, cat: CatalogueDep
 ) -> dict[str, Any]:
     """Roll 4d6 (drop the lowest) six times on the server, once per draft; the dice are kept."""
-    draft = await service.open_draft(db, user, draft_id)
-    service.roll_scores(draft)
-    return service.draft_view(cat, draft)
+    return await _step(db, user, draft_id, cat, lambda draft: service.roll_scores(draft))
 
 
 @router.put(drafts + "/{draft_id}/ability-scores")
@@ -101,9 +114,7 @@ async def set_ability_scores(
     cat: CatalogueDep,
 ) -> dict[str, Any]:
     """Base scores by ``standard_array``, ``point_buy`` (27 points, 8-15) or ``rolled``."""
-    draft = await service.open_draft(db, user, draft_id)
-    service.set_scores(cat, draft, body)
-    return service.draft_view(cat, draft)
+    return await _step(db, user, draft_id, cat, lambda draft: service.set_scores(cat, draft, body))
 
 
 @router.put(drafts + "/{draft_id}/choices")
@@ -111,18 +122,14 @@ async def set_choices(
     draft_id: uuid.UUID, body: ChoicesStep, user: CurrentUser, db: SessionDep, cat: CatalogueDep
 ) -> dict[str, Any]:
     """Answer open SRD choices: skills, tools, languages, equipment, fighting style ..."""
-    draft = await service.open_draft(db, user, draft_id)
-    service.set_choices(cat, draft, body)
-    return service.draft_view(cat, draft)
+    return await _step(db, user, draft_id, cat, lambda draft: service.set_choices(cat, draft, body))
 
 
 @router.put(drafts + "/{draft_id}/spells")
 async def set_spells(
     draft_id: uuid.UUID, body: SpellsStep, user: CurrentUser, db: SessionDep, cat: CatalogueDep
 ) -> dict[str, Any]:
-    draft = await service.open_draft(db, user, draft_id)
-    service.set_spells(cat, draft, body)
-    return service.draft_view(cat, draft)
+    return await _step(db, user, draft_id, cat, lambda draft: service.set_spells(cat, draft, body))
 
 
 @router.put(drafts + "/{draft_id}/details")
@@ -130,9 +137,7 @@ async def set_details(
     draft_id: uuid.UUID, body: DetailsStep, user: CurrentUser, db: SessionDep, cat: CatalogueDep
 ) -> dict[str, Any]:
     """Name, alignment and personality (traits, ideals, bonds, flaws, backstory)."""
-    draft = await service.open_draft(db, user, draft_id)
-    service.set_details(cat, draft, body)
-    return service.draft_view(cat, draft)
+    return await _step(db, user, draft_id, cat, lambda draft: service.set_details(cat, draft, body))
 
 
 @router.post(drafts + "/{draft_id}/finalize", status_code=status.HTTP_201_CREATED)

@@ -28,22 +28,21 @@ def _run(connection: Connection, revision: str, downgrade: bool) -> None:
         command.upgrade(cfg, revision)
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
+async def _migrate(url: str, revision: str, downgrade: bool) -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(_run, revision, False)
+            await conn.run_sync(_run, revision, downgrade)
     finally:
         await engine.dispose()
+
+
+async def upgrade(url: str, revision: str = "head") -> None:
+    await _migrate(url, revision, downgrade=False)
 
 
 async def downgrade(url: str, revision: str = "base") -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_run, revision, True)
-    finally:
-        await engine.dispose()
+    await _migrate(url, revision, downgrade=True)
 
 
 async def current(url: str) -> str | None:
