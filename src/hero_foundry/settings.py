@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ENV_PREFIX = "HERO_FOUNDRY_"
 
 #: Settings that may be given as ``<NAME>_FILE``: the file's content (stripped) is the value.
-SECRET_FILE_FIELDS = ("database_url", "redis_url")
+SECRET_FILE_FIELDS = ("database_url", "redis_url", "assistant_api_key")
 
 
 class Settings(BaseSettings):
@@ -43,6 +43,23 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(64 * 1024, ge=64)
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
+
+    # -- AI rules assistant ------------------------------------------------------------------
+    #: ``local``: offline retrieval over the SRD; ``openai``: any OpenAI-compatible
+    #: ``/v1/chat/completions`` endpoint (OpenAI, Ollama, vLLM, a llama.cpp server).
+    assistant_provider: Literal["local", "openai"] = "local"
+    #: Base URL of the OpenAI-compatible server, e.g. ``http://127.0.0.1:11434`` (Ollama).
+    assistant_base_url: str = "http://127.0.0.1:11434"
+    assistant_api_key: SecretStr = SecretStr("")
+    assistant_model: str = "llama3.1"
+    #: Per-attempt timeout of a provider call.
+    assistant_timeout_seconds: float = Field(20.0, gt=0, le=300)
+    #: Retries after a failed attempt (with exponential backoff), so attempts = retries + 1.
+    assistant_max_retries: int = Field(2, ge=0, le=5)
+    assistant_backoff_seconds: float = Field(0.5, ge=0, le=30)
+    #: Consecutive failures that open the circuit breaker, and how long it stays open.
+    assistant_breaker_failures: int = Field(5, ge=1, le=100)
+    assistant_breaker_reset_seconds: float = Field(30.0, gt=0, le=3600)
 
     @model_validator(mode="before")
     @classmethod
