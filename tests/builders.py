@@ -104,3 +104,83 @@ def build(
     state.spells = pick_spells(cat, state)
     state.details = {"name": name, "alignment": "neutral-good"}
     return state
+
+
+def _first_legal(cat, state, prog, lu, choice) -> list[str]:
+    import itertools
+
+    from hero_foundry.rules import levelling
+
+    keys = [o.key for o in choice.options]
+    have = set(levelling.all_proficiencies(cat, state, prog))
+    if choice.type == "proficiency":
+        keys.sort(key=lambda k: k not in have)
+    for combo in itertools.islice(itertools.combinations(keys, choice.choose), 500):
+        if not levelling.check_level_selection(cat, state, prog, lu, choice, list(combo)):
+            return list(combo)
+    raise AssertionError(f"no legal selection for {choice.id}")
+
+
+def level_up(cat: Catalogue, state: CreationState, class_index: str) -> CreationState:
+    """Gain one level in ``class_index`` with legal choices; return the new build."""
+    from hero_foundry.rules import levelling
+    from hero_foundry.rules.levelling import LevelUpState
+
+    assert levelling.check_start(cat, state, class_index) == []
+    prog = levelling.progress(cat, state)
+    lu = LevelUpState(class_index=class_index, from_level=prog.level, hp_method="average")
+    level = levelling.class_level_after(prog, lu)
+    if cat.subclass_level_of(class_index) == level and not (
+        class_index in prog.classes and prog.classes[class_index].subclass
+    ):
+        lu.subclass = cat.subclasses_of(class_index)[0]["index"]
+    if levelling.grants_asi(cat, class_index, level):
+        now = levelling.scores(cat, state, prog)
+        order = ability_order(cat, state.class_index or class_index)
+        target = next((a for a in order if now[a] <= 18), None)
+        if target:
+            lu.increases = {target: 2}
+        else:
+            lu.feat = "grappler" if now["str"] >= 13 else None
+            if lu.feat is None:
+                lu.increases = {a: 1 for a in order if now[a] <= 19}
+                lu.increases = dict(list(lu.increases.items())[:2])
+    for _ in range(20):
+        pending = [
+            c for c in levelling.level_choices(cat, state, prog, lu) if c.id not in lu.selections
+        ]
+        if not pending:
+            break
+        lu.selections[pending[0].id] = _first_legal(cat, state, prog, lu, pending[0])
+    plan = levelling.spell_plan(cat, state, prog, lu)
+    if plan is not None:
+        cp = prog.classes.get(class_index)
+        known = set(cp.cantrips + cp.spells) if cp else set()
+        own = sorted(cat.class_spells(class_index), key=lambda s: s["index"])
+        cantrips = [s["index"] for s in own if s["level"] == 0 and s["index"] not in known]
+        leveled = [
+            s["index"] for s in own if 1 <= s["level"] <= plan.max_level and s["index"] not in known
+        ]
+        spells = {
+            "cantrips": cantrips[: plan.new_cantrips],
+            "spells": leveled[: plan.new_spells],
+            "prepared": [],
+            "arcanum": [],
+        }
+        if plan.arcanum_level:
+            spells["arcanum"] = [s["index"] for s in own if s["level"] == plan.arcanum_level][:1]
+        if plan.prepares:
+            always = set(
+                levelling.always_prepared_for(
+                    cat, class_index, levelling.subclass_after(prog, lu), level
+                )
+            )
+            pool = (cp.spells if cp else []) + spells["spells"]
+            if not plan.new_spells and not (cp and cp.spells):  # cleric, druid, paladin
+                pool = [s["index"] for s in own if 1 <= s["level"] <= plan.max_level]
+            pool = [s for s in pool if s not in always]
+            spells["prepared"] = pool[: plan.max_prepared or 1]
+        lu.spells = spells
+    problems = levelling.problems(cat, state, lu)
+    assert problems == [], problems
+    return levelling.commit(cat, state, lu)

@@ -13,6 +13,7 @@ from hero_foundry.accounts.routes import router as accounts_router
 from hero_foundry.accounts.security import password_hasher
 from hero_foundry.cache import create_cache
 from hero_foundry.characters.routes import router as characters_router
+from hero_foundry.levelling.routes import router as levelling_router
 from hero_foundry.limits import BodySizeLimit
 from hero_foundry.settings import Settings
 from hero_foundry.srd import get_catalogue
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(accounts_router)
     app.include_router(characters_router)
+    app.include_router(levelling_router)
     app.include_router(srd_router)
 
     @app.get("/healthz", tags=["health"])

@@ -2,6 +2,7 @@
 
 from hero_foundry.accounts.models import AuthToken, User
 from hero_foundry.characters.models import Character, CharacterDraft
+from hero_foundry.levelling.models import LevelUpSession
 from hero_foundry.storage.base import Base
 
-__all__ = ["AuthToken", "Base", "Character", "CharacterDraft", "User"]
+__all__ = ["AuthToken", "Base", "Character", "CharacterDraft", "LevelUpSession", "User"]

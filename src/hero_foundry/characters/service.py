@@ -25,7 +25,7 @@ from hero_foundry.characters.schemas import (
     SpellsStep,
 )
 from hero_foundry.problems import ProblemError, invalid, not_found
-from hero_foundry.rules import abilities, creation
+from hero_foundry.rules import abilities, creation, sheet
 from hero_foundry.rules.creation import CreationState, Problem
 from hero_foundry.srd import Catalogue
 from hero_foundry.storage.base import utcnow
@@ -262,7 +262,7 @@ def draft_view(cat: Catalogue, draft: CharacterDraft) -> dict[str, Any]:
         "always_prepared": creation.always_prepared(cat, state),
         "missing": missing,
         "complete": not missing,
-        "preview": creation.derive(cat, state),
+        "preview": sheet.derive(cat, state),
     }
 
 
@@ -323,7 +323,7 @@ def character_view(cat: Catalogue, character: Character) -> dict[str, Any]:
         "notes": character.notes,
         "inventory": character.inventory,
         "currency": character.currency,
-        "sheet": creation.derive(cat, state, character.inventory),
+        "sheet": sheet.derive(cat, state, character.inventory),
         "attribution": cat.attribution,
     }
 

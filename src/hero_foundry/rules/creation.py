@@ -45,6 +45,8 @@ class CreationState:
     selections: dict[str, list[str]] = field(default_factory=dict)
     spells: dict[str, list[str]] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    #: Committed level-ups (see rules.levelling), empty while the character is level 1.
+    level_ups: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,21 +130,30 @@ def traits(cat: Catalogue, state: CreationState) -> list[Doc]:
     return found
 
 
-def class_features(cat: Catalogue, state: CreationState, level: int = LEVEL) -> list[Doc]:
-    """Class and subclass features gained at ``level`` plus chosen sub-features."""
-    if not _maybe(cat, "classes", state.class_index):
-        return []
-    refs = [f["index"] for f in cat.class_level(state.class_index, level)["features"]]
-    sub_row = cat.subclass_level(state.subclass, level) if state.subclass else None
+def level_features(
+    cat: Catalogue,
+    class_index: str,
+    level: int,
+    subclass: str | None,
+    selections: dict[str, list[str]],
+) -> list[Doc]:
+    """Class and subclass features gained at a class level, plus the features chosen then
+    (a fighting style, a dragon ancestor, eldritch invocations, a pact boon ...)."""
+    refs = [f["index"] for f in cat.class_level(class_index, level)["features"]]
+    sub_row = cat.subclass_level(subclass, level) if subclass else None
     if sub_row:
         refs += [f["index"] for f in sub_row["features"]]
-    found = [cat.get("features", r) for r in refs if cat.has("features", r)]
-    for feature in list(found):
-        if "subfeature_options" in feature.get("feature_specific", {}):
-            for key in state.selections.get(f"feature:{feature['index']}", []):
-                if cat.has("features", key):
-                    found.append(cat.get("features", key))
-    return found
+    for choice_id, keys in selections.items():
+        if choice_id.startswith("feature:") and "/" not in choice_id:
+            refs += [k for k in keys if cat.has("features", k)]
+    return [cat.get("features", r) for r in dict.fromkeys(refs) if cat.has("features", r)]
+
+
+def class_features(cat: Catalogue, state: CreationState) -> list[Doc]:
+    """The level-1 class and subclass features, plus the chosen sub-features."""
+    if not _maybe(cat, "classes", state.class_index):
+        return []
+    return level_features(cat, state.class_index, LEVEL, state.subclass, state.selections)
 
 
 # --------------------------------------------------------------------------------------------
@@ -627,7 +638,8 @@ def auto_equip(cat: Catalogue, state: CreationState, inventory: list[dict[str, A
             ac = _armor_ac(doc, modifier(scores.get("dex", 10)))
             if best_ac is None or ac > best_ac:
                 best, best_ac = item, ac
-    unarmored = armor_class(cat, state, [], scores)["value"] if scores else 0
+    docs = traits(cat, state) + class_features(cat, state)
+    unarmored = armor_class(cat, docs, [], scores)["value"] if scores else 0
     if best is not None and (best_ac or 0) >= unarmored:
         best["equipped"] = True
     for item in inventory:
@@ -646,9 +658,10 @@ def _armor_ac(doc: Doc, dex_mod: int) -> int:
 
 
 def armor_class(
-    cat: Catalogue, state: CreationState, inventory: list[dict[str, Any]], scores: dict[str, int]
+    cat: Catalogue, docs: list[Doc], inventory: list[dict[str, Any]], scores: dict[str, int]
 ) -> dict[str, Any]:
-    """AC from equipped armour and shield, else the best unarmoured defence."""
+    """AC from equipped armour and shield, else the best unarmoured defence among the traits and
+    features in ``docs``."""
     mods = {a: modifier(v) for a, v in scores.items()}
     equipped = [cat.get("equipment", i["index"]) for i in inventory if i.get("equipped")]
     armor = next((d for d in equipped if d.get("armor_category") in BODY_ARMOR), None)
@@ -661,7 +674,7 @@ def armor_class(
             notes.append(f"{armor['name']} needs Strength {armor['str_minimum']}")
     else:
         value, source = 10 + mods["dex"], "unarmored"
-        for doc in traits(cat, state) + class_features(cat, state):
+        for doc in docs:
             formula = _unarmored_formula(cat, doc)
             if formula is None:
                 continue
@@ -674,126 +687,6 @@ def armor_class(
     if shield:
         source += f" + {shield['name']}"
     return {"value": value + shield_bonus, "source": source, "notes": notes}
-
-
-def derive(
-    cat: Catalogue, state: CreationState, inventory: list[dict[str, Any]] | None = None
-) -> dict[str, Any] | None:
-    """The character sheet; None until race, class and ability scores are chosen."""
-    klass = _maybe(cat, "classes", state.class_index)
-    race = _maybe(cat, "races", state.race)
-    scores = final_scores(cat, state)
-    if not (klass and race and scores):
-        return None
-    if inventory is None:
-        inventory = starting_inventory(cat, state)
-    level_row = cat.class_level(klass["index"], LEVEL)
-    prof_bonus = int(level_row["prof_bonus"])
-    mods = {a: modifier(v) for a, v in scores.items()}
-    bonuses = racial_bonuses(cat, state)
-    profs = proficiencies(cat, state)
-    experts = set(expertise(cat, state))
-    saving = {s["index"] for s in klass.get("saving_throws", [])}
-    feature_docs = class_features(cat, state)
-    trait_docs = traits(cat, state)
-
-    hp_bonus = sum(_hp_bonus_per_level(d) for d in trait_docs + feature_docs) * LEVEL
-    hit_points = max(1, klass["hit_die"] + mods["con"] + hp_bonus)
-
-    skills = {}
-    for skill in cat.all("skills"):
-        ability = skill["ability_score"]["index"]
-        key = f"skill-{skill['index']}"
-        proficient = key in profs
-        multiplier = 2 if key in experts else (1 if proficient else 0)
-        skills[skill["index"]] = {
-            "name": skill["name"],
-            "ability": ability,
-            "proficient": proficient,
-            "expertise": key in experts,
-            "bonus": mods[ability] + multiplier * prof_bonus,
-        }
-
-    spellcasting = None
-    rules = spell_rules(cat, klass["index"], LEVEL, scores)
-    if rules is not None:
-        ability = rules.ability
-        spellcasting = {
-            "ability": ability,
-            "save_dc": 8 + prof_bonus + mods[ability],
-            "attack_bonus": prof_bonus + mods[ability],
-            "slots": {str(k): v for k, v in rules.slots.items()},
-            "cantrips": state.spells.get("cantrips", []),
-            "spells_known": state.spells.get("spells", []),
-            "prepared": state.spells.get("prepared", []),
-            "always_prepared": always_prepared(cat, state),
-            "max_prepared": rules.prepared,
-        }
-    racial_spells = chosen_refs(cat, state, {"spell"})
-
-    grouped: dict[str, list[dict[str, str]]] = {}
-    for index in profs:
-        prof = cat.tables["proficiencies"].get(index)
-        if prof:
-            grouped.setdefault(prof["type"], []).append({"index": index, "name": prof["name"]})
-
-    features = [
-        {"index": d["index"], "name": d["name"], "source": "class", "desc": d.get("desc", [])}
-        for d in feature_docs
-    ]
-    features += [
-        {"index": d["index"], "name": d["name"], "source": "race", "desc": d.get("desc", [])}
-        for d in trait_docs
-    ]
-    background = _maybe(cat, "backgrounds", state.background)
-    if background and background.get("feature"):
-        features.append(
-            {
-                "index": background["index"],
-                "name": background["feature"]["name"],
-                "source": "background",
-                "desc": background["feature"]["desc"],
-            }
-        )
-
-    ac = armor_class(cat, state, inventory, scores)
-    perception = skills.get("perception", {}).get("bonus", mods["wis"])
-    subrace = _maybe(cat, "subraces", state.subrace)
-    return {
-        "level": LEVEL,
-        "class": {"index": klass["index"], "name": klass["name"], "hit_die": klass["hit_die"]},
-        "subclass": state.subclass,
-        "race": {"index": race["index"], "name": race["name"], "size": race.get("size")},
-        "subrace": {"index": subrace["index"], "name": subrace["name"]} if subrace else None,
-        "background": state.background,
-        "abilities": {
-            a: {
-                "base": state.base_scores[a] if state.base_scores else None,
-                "racial_bonus": bonuses[a],
-                "score": scores[a],
-                "modifier": mods[a],
-            }
-            for a in scores
-        },
-        "proficiency_bonus": prof_bonus,
-        "hit_points": {"max": hit_points, "hit_dice": f"{LEVEL}d{klass['hit_die']}"},
-        "armor_class": ac,
-        "initiative": mods["dex"],
-        "speed": race.get("speed"),
-        "saving_throws": {
-            a: {"proficient": a in saving, "bonus": mods[a] + (prof_bonus if a in saving else 0)}
-            for a in scores
-        },
-        "skills": skills,
-        "passive_perception": 10 + perception,
-        "spellcasting": spellcasting,
-        "racial_spells": racial_spells,
-        "languages": [
-            {"index": lang, "name": cat.name("languages", lang)} for lang in languages(cat, state)
-        ],
-        "proficiencies": grouped,
-        "features": features,
-    }
 
 
 def describe_choice(choice: Choice, selection: list[str] | None) -> dict[str, Any]:
@@ -810,7 +703,6 @@ __all__ = [
     "check_race",
     "check_selection",
     "check_spells",
-    "derive",
     "open_choices",
     "problems",
     "prune_selections",

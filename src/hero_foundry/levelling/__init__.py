@@ -1,0 +1,1 @@
+"""Level-up sessions: one level at a time, as a server-side session with its own choices."""

@@ -1,0 +1,229 @@
+"""Level-up sessions: start, choose, commit or abandon; every step validated by the rules."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hero_foundry.accounts.models import User
+from hero_foundry.characters import service as characters
+from hero_foundry.characters.models import Character
+from hero_foundry.levelling.models import ABANDONED, COMMITTED, OPEN, LevelUpSession
+from hero_foundry.levelling.schemas import ImprovementStep, LevelSpellsStep
+from hero_foundry.problems import ProblemError, invalid, not_found
+from hero_foundry.rules import levelling, sheet
+from hero_foundry.rules.creation import CreationState, Problem
+from hero_foundry.rules.levelling import LevelUpState
+from hero_foundry.srd import Catalogue
+from hero_foundry.storage.base import utcnow
+
+
+def _refuse(problems: list[Problem]) -> None:
+    if problems:
+        raise invalid(problems)
+
+
+async def start(
+    db: AsyncSession, cat: Catalogue, user: User, character_id: uuid.UUID, class_index: str
+) -> tuple[Character, LevelUpSession]:
+    character = await characters.get_character(db, user, character_id)
+    open_one = await db.scalar(
+        select(LevelUpSession.id).where(
+            LevelUpSession.character_id == character.id, LevelUpSession.status == OPEN
+        )
+    )
+    if open_one:
+        raise ProblemError(409, f"Level-up {open_one} is in progress: commit or abandon it first.")
+    state = CreationState.from_dict(character.build)
+    _refuse(levelling.check_start(cat, state, class_index))
+    lu = LevelUpState(class_index=class_index, from_level=character.level)
+    session = LevelUpSession(
+        character_id=character.id,
+        user_id=user.id,
+        status=OPEN,
+        state=lu.to_dict(),
+        started_at=utcnow(),
+    )
+    db.add(session)
+    await db.flush()
+    return character, session
+
+
+async def list_sessions(
+    db: AsyncSession, user: User, character_id: uuid.UUID
+) -> list[LevelUpSession]:
+    character = await characters.get_character(db, user, character_id)
+    rows = await db.scalars(
+        select(LevelUpSession)
+        .where(LevelUpSession.character_id == character.id)
+        .order_by(LevelUpSession.started_at.desc())
+    )
+    return list(rows)
+
+
+async def get_session(
+    db: AsyncSession, user: User, character_id: uuid.UUID, session_id: uuid.UUID
+) -> tuple[Character, LevelUpSession]:
+    character = await characters.get_character(db, user, character_id)
+    session = await db.scalar(
+        select(LevelUpSession).where(
+            LevelUpSession.id == session_id, LevelUpSession.character_id == character.id
+        )
+    )
+    if session is None:
+        raise not_found("Level-up")
+    return character, session
+
+
+async def open_session(
+    db: AsyncSession, user: User, character_id: uuid.UUID, session_id: uuid.UUID
+) -> tuple[Character, LevelUpSession]:
+    character, session = await get_session(db, user, character_id, session_id)
+    if session.status != OPEN:
+        raise ProblemError(409, f"This level-up was {session.status}; start a new one.")
+    return character, session
+
+
+def _context(cat: Catalogue, character: Character, session: LevelUpSession):
+    state = CreationState.from_dict(character.build)
+    return state, levelling.progress(cat, state), LevelUpState.from_dict(session.state)
+
+
+def _save(session: LevelUpSession, lu: LevelUpState) -> None:
+    session.state = lu.to_dict()
+    session.updated_at = utcnow()
+
+
+def set_hit_points(
+    cat: Catalogue, character: Character, session: LevelUpSession, method: str
+) -> None:
+    _, _, lu = _context(cat, character, session)
+    if lu.hp_roll is not None and method != "rolled":
+        raise ProblemError(409, f"The hit die was rolled ({lu.hp_roll}); the roll stands.")
+    lu.hp_method = method
+    if method == "rolled" and lu.hp_roll is None:
+        hit_die = cat.get("classes", lu.class_index)["hit_die"]
+        lu.hp_roll = secrets.SystemRandom().randint(1, hit_die)
+    _save(session, lu)
+
+
+def set_subclass(
+    cat: Catalogue, character: Character, session: LevelUpSession, subclass: str
+) -> None:
+    _, prog, lu = _context(cat, character, session)
+    _refuse(levelling.check_subclass(cat, prog, lu, subclass))
+    lu.subclass = subclass
+    lu.selections = {}  # subclass features may open other choices
+    _save(session, lu)
+
+
+def set_improvement(
+    cat: Catalogue, character: Character, session: LevelUpSession, step: ImprovementStep
+) -> None:
+    state, prog, lu = _context(cat, character, session)
+    if not step.increases and not step.feat:
+        _refuse([Problem("increases", "give increases or a feat")])
+    _refuse(levelling.check_improvement(cat, state, prog, lu, step.increases, step.feat))
+    lu.increases, lu.feat = step.increases, step.feat
+    _save(session, lu)
+
+
+def set_choices(
+    cat: Catalogue, character: Character, session: LevelUpSession, selections: dict
+) -> None:
+    state, prog, lu = _context(cat, character, session)
+    lu.selections = {**lu.selections, **selections}
+    open_by_id = {c.id: c for c in levelling.level_choices(cat, state, prog, lu)}
+    problems: list[Problem] = []
+    for choice_id, keys in selections.items():
+        choice = open_by_id.get(choice_id)
+        if choice is None:
+            problems.append(Problem(f"choices.{choice_id}", "not an open choice of this level"))
+        else:
+            problems += levelling.check_level_selection(cat, state, prog, lu, choice, keys)
+    _refuse(problems)
+    lu.selections = {k: v for k, v in lu.selections.items() if k in open_by_id}
+    _save(session, lu)
+
+
+def set_spells(
+    cat: Catalogue, character: Character, session: LevelUpSession, step: LevelSpellsStep
+) -> None:
+    state, prog, lu = _context(cat, character, session)
+    spells = step.model_dump()
+    _refuse(levelling.check_level_spells(cat, state, prog, lu, spells))
+    lu.spells = spells
+    _save(session, lu)
+
+
+def commit(cat: Catalogue, character: Character, session: LevelUpSession) -> None:
+    state, _, lu = _context(cat, character, session)
+    problems = levelling.problems(cat, state, lu)
+    if problems:
+        raise invalid(problems, "The level-up is not complete: see errors for what is missing.")
+    character.build = levelling.commit(cat, state, lu).to_dict()
+    character.level += 1
+    character.updated_at = utcnow()
+    session.status = COMMITTED
+    session.finished_at = utcnow()
+
+
+def abandon(session: LevelUpSession) -> None:
+    session.status = ABANDONED
+    session.finished_at = utcnow()
+
+
+def view(cat: Catalogue, character: Character, session: LevelUpSession) -> dict[str, Any]:
+    state, prog, lu = _context(cat, character, session)
+    summary = {
+        "id": session.id,
+        "character_id": character.id,
+        "status": session.status,
+        "class": lu.class_index,
+        "from_level": lu.from_level,
+        "to_level": lu.from_level + 1,
+        "started_at": session.started_at,
+        "updated_at": session.updated_at,
+        "finished_at": session.finished_at,
+        "chosen": {
+            "hit_points": {"method": lu.hp_method, "roll": lu.hp_roll},
+            "subclass": lu.subclass,
+            "increases": lu.increases,
+            "feat": lu.feat,
+            "selections": lu.selections,
+            "spells": lu.spells,
+        },
+    }
+    if session.status != OPEN:
+        return summary
+    level = levelling.class_level_after(prog, lu)
+    plan = levelling.spell_plan(cat, state, prog, lu)
+    asi = levelling.grants_asi(cat, lu.class_index, level)
+    missing = [{"field": p.field, "reason": p.reason} for p in levelling.problems(cat, state, lu)]
+    return {
+        **summary,
+        "class_level": level,
+        "hit_points": levelling.hp_gain(cat, state, lu),
+        "subclass_options": (
+            [s["index"] for s in cat.subclasses_of(lu.class_index)]
+            if cat.subclass_level_of(lu.class_index) == level
+            and not (prog.classes.get(lu.class_index) and prog.classes[lu.class_index].subclass)
+            else []
+        ),
+        "ability_score_improvement": {
+            "available": asi,
+            "feats": [f["index"] for f in cat.all("feats")] if asi else [],
+        },
+        "choices": [
+            {**c.as_dict(), "selected": lu.selections.get(c.id)}
+            for c in levelling.level_choices(cat, state, prog, lu)
+        ],
+        "spell_plan": plan.as_dict() if plan else None,
+        "missing": missing,
+        "complete": not missing,
+        "preview": sheet.derive(cat, levelling.commit(cat, state, lu), character.inventory),
+    }
