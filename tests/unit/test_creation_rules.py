@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hero_foundry.rules import creation
-from hero_foundry.rules.sheet import derive
 from hero_foundry.rules.abilities import POINT_BUY_BUDGET, POINT_BUY_COST, modifier
 from hero_foundry.rules.creation import CreationState
+from hero_foundry.rules.sheet import derive
 from hero_foundry.srd import Catalogue, get_catalogue
 from tests.builders import build, pick_spells
 
