@@ -135,3 +135,81 @@ async def build_character(
     assert draft["missing"] == [] and draft["complete"], draft["missing"]
     character = await ok(client.post(f"{base}/finalize", headers=headers), 201)
     return character, draft
+
+
+async def level_up(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    character_id: str,
+    class_index: str,
+    *,
+    hp: str = "average",
+) -> dict[str, Any]:
+    """Gain one level over HTTP, answering what the session says is required; return the
+    committed character."""
+    base = f"/api/characters/{character_id}/level-ups"
+    view = await ok(client.post(base, headers=headers, json={"class": class_index}), 201)
+    url = f"{base}/{view['id']}"
+    view = await ok(client.put(f"{url}/hit-points", headers=headers, json={"method": hp}))
+    if view["subclass_options"]:
+        view = await ok(
+            client.put(
+                f"{url}/subclass", headers=headers, json={"subclass": view["subclass_options"][0]}
+            )
+        )
+    if view["ability_score_improvement"]["available"]:
+        abilities = view["preview"]["abilities"]
+        target = next(a for a, v in abilities.items() if v["score"] <= 18)
+        view = await ok(
+            client.put(f"{url}/ability-scores", headers=headers, json={"increases": {target: 2}})
+        )
+    for _ in range(20):
+        pending = [c for c in view["choices"] if c["selected"] is None]
+        if not pending:
+            break
+        choice = pending[0]
+        have = {p["index"] for ps in view["preview"]["proficiencies"].values() for p in ps}
+        keys = [o["key"] for o in choice["options"]]
+        if choice["type"] == "proficiency":
+            keys.sort(key=lambda k: k not in have)
+        for combo in itertools.islice(itertools.combinations(keys, choice["choose"]), 300):
+            r = await client.put(
+                f"{url}/choices", headers=headers, json={"selections": {choice["id"]: list(combo)}}
+            )
+            if r.status_code == 200:
+                view = r.json()
+                break
+            assert r.status_code == 422, r.text
+        else:
+            raise AssertionError(f"no legal selection for {choice['id']}")
+    plan = view["spell_plan"]
+    if plan:
+        casting = (view["preview"]["spellcasting"] or {}).get("classes", [])
+        mine = next((c for c in casting if c["class"] == class_index), None)
+        known = set((mine or {}).get("cantrips", []) + (mine or {}).get("spells_known", []))
+        spells = await ok(
+            client.get("/api/srd/spells", params={"class": class_index, "limit": 500})
+        )
+        own = sorted(spells["items"], key=lambda s: s["index"])
+        cantrips = [s["index"] for s in own if s["level"] == 0 and s["index"] not in known]
+        leveled = [
+            s["index"]
+            for s in own
+            if 1 <= s["level"] <= plan["max_level"] and s["index"] not in known
+        ]
+        body: dict[str, list[str]] = {
+            "cantrips": cantrips[: plan["new_cantrips"]],
+            "spells": leveled[: plan["new_spells"]],
+        }
+        if plan["arcanum_level"]:
+            body["arcanum"] = [s["index"] for s in own if s["level"] == plan["arcanum_level"]][:1]
+        if plan["prepares"]:
+            always = set((mine or {}).get("always_prepared", []))
+            if mine and mine["spells_known"] or body["spells"]:
+                pool = [*(mine or {}).get("spells_known", []), *body["spells"]]
+            else:
+                pool = [s["index"] for s in own if 1 <= s["level"] <= plan["max_level"]]
+            body["prepared"] = [s for s in pool if s not in always][: plan["max_prepared"] or 1]
+        view = await ok(client.put(f"{url}/spells", headers=headers, json=body))
+    assert view["missing"] == [], view["missing"]
+    return await ok(client.post(f"{url}/commit", headers=headers))
