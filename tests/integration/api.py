@@ -205,7 +205,7 @@ async def level_up(
             body["arcanum"] = [s["index"] for s in own if s["level"] == plan["arcanum_level"]][:1]
         if plan["prepares"]:
             always = set((mine or {}).get("always_prepared", []))
-            if mine and mine["spells_known"] or body["spells"]:
+            if (mine and mine["spells_known"]) or body["spells"]:
                 pool = [*(mine or {}).get("spells_known", []), *body["spells"]]
             else:
                 pool = [s["index"] for s in own if 1 <= s["level"] <= plan["max_level"]]
