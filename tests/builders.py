@@ -124,6 +124,7 @@ def _first_legal(cat, state, prog, lu, choice) -> list[str]:
 def level_up(cat: Catalogue, state: CreationState, class_index: str) -> CreationState:
     """Gain one level in ``class_index`` with legal choices; return the new build."""
     from hero_foundry.rules import levelling
+    from hero_foundry.rules.creation import level_features, subclass_spells
     from hero_foundry.rules.levelling import LevelUpState
 
     assert levelling.check_start(cat, state, class_index) == []
@@ -170,11 +171,13 @@ def level_up(cat: Catalogue, state: CreationState, class_index: str) -> Creation
         if plan.arcanum_level:
             spells["arcanum"] = [s["index"] for s in own if s["level"] == plan.arcanum_level][:1]
         if plan.prepares:
-            always = set(
-                levelling.always_prepared_for(
-                    cat, class_index, levelling.subclass_after(prog, lu), level
+            owned = {d["index"] for d, _ in prog.features} | {
+                d["index"]
+                for d in level_features(
+                    cat, class_index, level, levelling.subclass_after(prog, lu), lu.selections
                 )
-            )
+            }
+            always = set(subclass_spells(cat, levelling.subclass_after(prog, lu), level, owned))
             pool = (cp.spells if cp else []) + spells["spells"]
             if not plan.new_spells and not (cp and cp.spells):  # cleric, druid, paladin
                 pool = [s["index"] for s in own if 1 <= s["level"] <= plan.max_level]

@@ -169,3 +169,38 @@ def test_level_20_is_the_last(catalogue: Catalogue) -> None:
     assert levelling.check_start(catalogue, state, "fighter")[0].reason == (
         "the character is level 20, the highest level"
     )
+
+
+def test_wizard_spellbook_grows_by_two_per_level(catalogue: Catalogue) -> None:
+    state = build(catalogue, "gnome", "wizard")
+    for _ in range(4):
+        state = level_up(catalogue, state, "wizard")
+    (wizard,) = derive(catalogue, state)["spellcasting"]["classes"]
+    assert len(wizard["spells_known"]) == 6 + 4 * 2
+    assert len(wizard["prepared"]) == wizard["max_prepared"]
+    assert set(wizard["prepared"]) <= set(wizard["spells_known"])
+
+
+def test_land_druid_circle_spells_follow_the_chosen_terrain(catalogue: Catalogue) -> None:
+    state = build(catalogue, "human", "druid")
+    for _ in range(4):
+        state = level_up(catalogue, state, "druid")
+    sheet = derive(catalogue, state)
+    terrain = next(
+        f["index"] for f in sheet["features"] if f["index"].startswith("circle-of-the-land-")
+    )
+    expected = [
+        entry["spell"]["index"]
+        for entry in catalogue.get("subclasses", "land")["spells"]
+        if any(p["index"] == terrain for p in entry["prerequisites"])
+        and all(
+            int(p["index"].rsplit("-", 1)[1]) <= 5
+            for p in entry["prerequisites"]
+            if p["type"] == "level"
+        )
+    ]
+    (druid,) = sheet["spellcasting"]["classes"]
+    assert druid["always_prepared"] == expected and len(expected) == 4
+    assert {"circle-of-the-land", "circle-spells-1", "circle-spells-2"} <= {
+        f["index"] for f in sheet["features"]
+    }

@@ -143,6 +143,8 @@ def level_features(
     sub_row = cat.subclass_level(subclass, level) if subclass else None
     if sub_row:
         refs += [f["index"] for f in sub_row["features"]]
+    if subclass:
+        refs += [f["index"] for f in cat.unlisted_features(class_index, subclass, level)]
     for choice_id, keys in selections.items():
         if choice_id.startswith("feature:") and "/" not in choice_id:
             refs += [k for k in keys if cat.has("features", k)]
@@ -464,15 +466,29 @@ def spell_rules(
     )
 
 
-def always_prepared(cat: Catalogue, state: CreationState, level: int = LEVEL) -> list[str]:
-    """Subclass spells that are always prepared at this level (e.g. Life domain spells)."""
-    sub = _maybe(cat, "subclasses", state.subclass)
+def subclass_spells(
+    cat: Catalogue, subclass: str | None, class_level: int, features: set[str]
+) -> list[str]:
+    """A subclass's always-prepared spells at a class level (Life domain spells; a Land druid's
+    circle spells, which also need the chosen terrain's feature)."""
+    sub = cat.tables["subclasses"].get(subclass) if subclass else None
     out = []
     for entry in (sub or {}).get("spells", []):
-        required = [p for p in entry.get("prerequisites", []) if p.get("type") == "level"]
-        if all(int(p["index"].rsplit("-", 1)[1]) <= level for p in required):
+        met = True
+        for pre in entry.get("prerequisites", []):
+            if pre.get("type") == "level":
+                met &= int(pre["index"].rsplit("-", 1)[1]) <= class_level
+            elif pre.get("type") == "feature":
+                met &= pre["index"] in features
+        if met:
             out.append(entry["spell"]["index"])
-    return out
+    return list(dict.fromkeys(out))
+
+
+def always_prepared(cat: Catalogue, state: CreationState) -> list[str]:
+    """The level-1 subclass's always-prepared spells."""
+    owned = {d["index"] for d in class_features(cat, state)}
+    return subclass_spells(cat, state.subclass, LEVEL, owned)
 
 
 def check_spells(

@@ -26,6 +26,7 @@ from hero_foundry.rules.creation import (
     final_scores,
     level_features,
     spell_rules,
+    subclass_spells,
 )
 from hero_foundry.rules.creation import proficiencies as creation_proficiencies
 from hero_foundry.srd.catalogue import Catalogue, Doc
@@ -391,7 +392,9 @@ class SpellPlan:
 
 
 _ANY_CLASS = re.compile(r"(\w+) (?:additional )?spells (?:of your choice )?from any class")
-_SPELLBOOK_ADD = re.compile(r"add (\w+) wizard spells")
+#: "Each time you gain a wizard level, you can add two wizard spells of your choice to your
+#: spellbook": SRD 5.1 rules text that the data file's class entry leaves out.
+SPELLBOOK_SPELLS_PER_LEVEL = 2
 
 
 def spell_plan(
@@ -405,12 +408,9 @@ def spell_plan(
     if new is None:
         return None
     old = spell_rules(cat, lu.class_index, level - 1, after) if level > 1 else None
-    klass = cat.get("classes", lu.class_index)
     new_spells = new.known - (old.known if old else 0)
     if new.spellbook and old is not None:
-        info = " ".join(" ".join(i["desc"]) for i in klass["spellcasting"]["info"])
-        match = _SPELLBOOK_ADD.search(info)
-        new_spells = NUMBER_WORDS.get(match.group(1).lower(), 0) if match else 0
+        new_spells = SPELLBOOK_SPELLS_PER_LEVEL
     any_class = extra = 0
     for feature in level_features(cat, lu.class_index, level, subclass_after(prog, lu), {}):
         match = _ANY_CLASS.search(_text(feature))
@@ -438,22 +438,6 @@ def spell_plan(
         max_level=new.max_level,
         arcanum_level=arcanum,
     )
-
-
-def always_prepared_for(
-    cat: Catalogue, class_index: str, subclass: str | None, level: int
-) -> list[str]:
-    sub = cat.tables["subclasses"].get(subclass) if subclass else None
-    out = []
-    for entry in (sub or {}).get("spells", []):
-        needed = [
-            int(p["index"].rsplit("-", 1)[1])
-            for p in entry.get("prerequisites", [])
-            if p.get("type") == "level"
-        ]
-        if all(n <= level for n in needed):
-            out.append(entry["spell"]["index"])
-    return out
 
 
 def check_level_spells(
@@ -526,7 +510,13 @@ def check_level_spells(
                 problems.append(Problem("spells.prepared", f"prepare 1-{limit} spells"))
             book = set(cp.spells) | set(new)
             spellbook = spell_rules(cat, lu.class_index, level, None)
-            always = set(always_prepared_for(cat, lu.class_index, subclass_after(prog, lu), level))
+            owned = {d["index"] for d, _ in prog.features} | {
+                d["index"]
+                for d in level_features(
+                    cat, lu.class_index, level, subclass_after(prog, lu), lu.selections
+                )
+            }
+            always = set(subclass_spells(cat, subclass_after(prog, lu), level, owned))
             for spell in prepared:
                 lvl = own.get(spell)
                 if spellbook and spellbook.spellbook and spell not in book:

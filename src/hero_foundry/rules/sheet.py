@@ -115,7 +115,9 @@ def derive(
                 "cantrips": cp.cantrips,
                 "spells_known": cp.spells,
                 "prepared": cp.prepared,
-                "always_prepared": levelling.always_prepared_for(cat, c, cp.subclass, cp.level),
+                "always_prepared": creation.subclass_spells(
+                    cat, cp.subclass, cp.level, {d["index"] for d, _ in prog.features}
+                ),
                 "max_prepared": rules.prepared,
                 "mystic_arcanum": cp.arcanum,
             }

@@ -44,6 +44,9 @@ class Catalogue:
     metadata: dict[str, str]
     _by_class_level: dict[tuple[str, int], Doc] = field(default_factory=dict, repr=False)
     _by_subclass_level: dict[tuple[str, int], Doc] = field(default_factory=dict, repr=False)
+    _unlisted: dict[tuple[str, str | None, int], list[Doc]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def load(cls, path: Path | None = None) -> Catalogue:
@@ -73,7 +76,7 @@ class Catalogue:
                 by_subclass[(row["subclass"]["index"], row["level"])] = row
             else:
                 by_class[(row["class"]["index"], row["level"])] = row
-        return cls(tables, metadata, by_class, by_subclass)
+        return cls(tables, metadata, by_class, by_subclass, _unlisted_features(tables))
 
     # -- generic access ---------------------------------------------------------------------
     def get(self, table: str, index: str) -> Doc:
@@ -104,6 +107,11 @@ class Catalogue:
 
     def subclass_level(self, subclass_index: str, level: int) -> Doc | None:
         return self._by_subclass_level.get((subclass_index, level))
+
+    def unlisted_features(self, class_index: str, subclass: str | None, level: int) -> list[Doc]:
+        """Features gained at a level that the level tables forget to list (the Land druid's
+        Circle of the Land and circle spells)."""
+        return self._unlisted.get((class_index, subclass, level), [])
 
     def subclasses_of(self, class_index: str) -> list[Doc]:
         return [s for s in self.tables["subclasses"].values() if s["class"]["index"] == class_index]
@@ -137,6 +145,28 @@ class Catalogue:
                 continue  # magic items are never starting equipment
             elif self.has("equipment_categories", ref["index"]):
                 yield from self.category_equipment(ref["index"])
+
+
+def _unlisted_features(tables: dict[str, dict[str, Doc]]) -> dict[tuple, list[Doc]]:
+    listed = {f["index"] for row in tables["levels"].values() for f in row["features"]}
+    for feature in tables["features"].values():
+        for key, value in feature.get("feature_specific", {}).items():
+            if key == "invocations":
+                listed |= {ref["index"] for ref in value}
+            elif isinstance(value, dict) and "from" in value:
+                listed |= {
+                    o["item"]["index"]
+                    for o in value["from"].get("options", [])
+                    if isinstance(o, dict) and "item" in o
+                }
+    out: dict[tuple, list[Doc]] = {}
+    for feature in tables["features"].values():
+        if feature["index"] in listed or "parent" in feature or "level" not in feature:
+            continue
+        subclass = feature.get("subclass", {}).get("index")
+        key = (feature["class"]["index"], subclass, feature["level"])
+        out.setdefault(key, []).append(feature)
+    return out
 
 
 @cache
