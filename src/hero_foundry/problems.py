@@ -80,6 +80,13 @@ def invalid(errors: Iterable[Any], detail: str = "The request has invalid fields
     return ProblemError(422, detail, title="Invalid request", errors=items)
 
 
+def refuse(problems: Iterable[Any]) -> None:
+    """Raise a 422 when the rules found problems (objects with ``field`` and ``reason``)."""
+    problems = list(problems)
+    if problems:
+        raise invalid(problems)
+
+
 def problem_response(
     status: int,
     title: str,

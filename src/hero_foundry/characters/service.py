@@ -24,7 +24,7 @@ from hero_foundry.characters.schemas import (
     RaceStep,
     SpellsStep,
 )
-from hero_foundry.problems import ProblemError, invalid, not_found
+from hero_foundry.problems import ProblemError, invalid, not_found, refuse
 from hero_foundry.rules import abilities, creation, sheet
 from hero_foundry.rules.creation import CreationState, Problem
 from hero_foundry.srd import Catalogue
@@ -82,13 +82,8 @@ def _save(draft: CharacterDraft, state: CreationState) -> None:
     draft.updated_at = utcnow()
 
 
-def _refuse(problems: list[Problem]) -> None:
-    if problems:
-        raise invalid(problems)
-
-
 def set_race(cat: Catalogue, draft: CharacterDraft, step: RaceStep) -> None:
-    _refuse(creation.check_race(cat, step.race, step.subrace))
+    refuse(creation.check_race(cat, step.race, step.subrace))
     state = CreationState.from_dict(draft.state)
     if state.race != step.race:
         creation.forget(state, "race")
@@ -98,7 +93,7 @@ def set_race(cat: Catalogue, draft: CharacterDraft, step: RaceStep) -> None:
 
 
 def set_class(cat: Catalogue, draft: CharacterDraft, step: ClassStep) -> None:
-    _refuse(creation.check_class(cat, step.class_, step.subclass))
+    refuse(creation.check_class(cat, step.class_, step.subclass))
     state = CreationState.from_dict(draft.state)
     if state.class_index != step.class_:
         creation.forget(state, "class")
@@ -111,7 +106,7 @@ def set_class(cat: Catalogue, draft: CharacterDraft, step: ClassStep) -> None:
 def set_background(cat: Catalogue, draft: CharacterDraft, background: str) -> None:
     if not cat.has("backgrounds", background):
         known = ", ".join(cat.tables["backgrounds"])
-        _refuse([Problem("background", f"unknown background {background!r} (known: {known})")])
+        refuse([Problem("background", f"unknown background {background!r} (known: {known})")])
     state = CreationState.from_dict(draft.state)
     if state.background != background:
         creation.forget(state, "background")
@@ -152,7 +147,7 @@ def set_choices(cat: Catalogue, draft: CharacterDraft, step: ChoicesStep) -> Non
             problems.append(Problem(f"choices.{choice_id}", "not an open choice of this draft"))
         else:
             problems += creation.check_selection(cat, state, choice, keys)
-    _refuse(problems)
+    refuse(problems)
     creation.prune_selections(cat, state)
     _save(draft, state)
 
@@ -160,7 +155,7 @@ def set_choices(cat: Catalogue, draft: CharacterDraft, step: ChoicesStep) -> Non
 def set_spells(cat: Catalogue, draft: CharacterDraft, step: SpellsStep) -> None:
     state = CreationState.from_dict(draft.state)
     if not state.class_index:
-        _refuse([Problem("class", "choose a class before its spells")])
+        refuse([Problem("class", "choose a class before its spells")])
     spells = step.model_dump()
     problems = creation.check_spells(cat, state, spells)
     always = set(creation.always_prepared(cat, state))
@@ -169,7 +164,7 @@ def set_spells(cat: Catalogue, draft: CharacterDraft, step: SpellsStep) -> None:
         for s in spells["prepared"]
         if s in always
     ]
-    _refuse(problems)
+    refuse(problems)
     state.spells = spells
     _save(draft, state)
 
@@ -178,7 +173,7 @@ def set_details(cat: Catalogue, draft: CharacterDraft, step: DetailsStep) -> Non
     changes = step.model_dump(exclude_unset=True)
     alignment = changes.get("alignment")
     if alignment and not cat.has("alignments", alignment):
-        _refuse([Problem("alignment", f"unknown alignment {alignment!r}")])
+        refuse([Problem("alignment", f"unknown alignment {alignment!r}")])
     state = CreationState.from_dict(draft.state)
     state.details = {**state.details, **changes}
     _save(draft, state)
@@ -339,7 +334,7 @@ def patch_character(cat: Catalogue, character: Character, patch: CharacterPatch)
     inventory = [dict(item) for item in character.inventory]
     if patch.inventory is not None:
         problems += _change_inventory(cat, inventory, patch)
-    _refuse(problems)
+    refuse(problems)
     details = {k: v for k, v in changes.items() if k in DETAIL_FIELDS}
     if "name" in changes:
         character.name = changes["name"]

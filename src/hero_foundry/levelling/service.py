@@ -14,17 +14,12 @@ from hero_foundry.characters import service as characters
 from hero_foundry.characters.models import Character
 from hero_foundry.levelling.models import ABANDONED, COMMITTED, OPEN, LevelUpSession
 from hero_foundry.levelling.schemas import ImprovementStep, LevelSpellsStep
-from hero_foundry.problems import ProblemError, invalid, not_found
+from hero_foundry.problems import ProblemError, invalid, not_found, refuse
 from hero_foundry.rules import levelling, sheet
 from hero_foundry.rules.creation import CreationState, Problem
 from hero_foundry.rules.levelling import LevelUpState
 from hero_foundry.srd import Catalogue
 from hero_foundry.storage.base import utcnow
-
-
-def _refuse(problems: list[Problem]) -> None:
-    if problems:
-        raise invalid(problems)
 
 
 async def start(
@@ -39,7 +34,7 @@ async def start(
     if open_one:
         raise ProblemError(409, f"Level-up {open_one} is in progress: commit or abandon it first.")
     state = CreationState.from_dict(character.build)
-    _refuse(levelling.check_start(cat, state, class_index))
+    refuse(levelling.check_start(cat, state, class_index))
     lu = LevelUpState(class_index=class_index, from_level=character.level)
     session = LevelUpSession(
         character_id=character.id,
@@ -115,7 +110,7 @@ def set_subclass(
     cat: Catalogue, character: Character, session: LevelUpSession, subclass: str
 ) -> None:
     _, prog, lu = _context(cat, character, session)
-    _refuse(levelling.check_subclass(cat, prog, lu, subclass))
+    refuse(levelling.check_subclass(cat, prog, lu, subclass))
     lu.subclass = subclass
     lu.selections = {}  # subclass features may open other choices
     _save(session, lu)
@@ -126,8 +121,8 @@ def set_improvement(
 ) -> None:
     state, prog, lu = _context(cat, character, session)
     if not step.increases and not step.feat:
-        _refuse([Problem("increases", "give increases or a feat")])
-    _refuse(levelling.check_improvement(cat, state, prog, lu, step.increases, step.feat))
+        refuse([Problem("increases", "give increases or a feat")])
+    refuse(levelling.check_improvement(cat, state, prog, lu, step.increases, step.feat))
     lu.increases, lu.feat = step.increases, step.feat
     _save(session, lu)
 
@@ -145,7 +140,7 @@ def set_choices(
             problems.append(Problem(f"choices.{choice_id}", "not an open choice of this level"))
         else:
             problems += levelling.check_level_selection(cat, state, prog, lu, choice, keys)
-    _refuse(problems)
+    refuse(problems)
     lu.selections = {k: v for k, v in lu.selections.items() if k in open_by_id}
     _save(session, lu)
 
@@ -155,7 +150,7 @@ def set_spells(
 ) -> None:
     state, prog, lu = _context(cat, character, session)
     spells = step.model_dump()
-    _refuse(levelling.check_level_spells(cat, state, prog, lu, spells))
+    refuse(levelling.check_level_spells(cat, state, prog, lu, spells))
     lu.spells = spells
     _save(session, lu)
 

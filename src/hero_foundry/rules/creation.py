@@ -295,10 +295,8 @@ def _prerequisite_met(cat: Catalogue, profs: list[str], prerequisite: str) -> bo
     return prerequisite in profs or is_proficient_with(cat, profs, target)
 
 
-def check_selection(
-    cat: Catalogue, state: CreationState, choice: Choice, keys: list[str]
-) -> list[Problem]:
-    """Problems with one choice's selection, in the context of everything else chosen."""
+def selection_shape(choice: Choice, keys: list[str]) -> list[Problem]:
+    """A selection's own problems: the count, unknown keys, repeats."""
     where = f"choices.{choice.id}"
     if len(keys) != choice.choose:
         return [Problem(where, f"choose exactly {choice.choose} (got {len(keys)})")]
@@ -307,9 +305,25 @@ def check_selection(
         return [Problem(where, f"{unknown[0]!r} is not one of this choice's options")]
     if not choice.repeatable and len(set(keys)) != len(keys):
         return [Problem(where, "the same option may not be chosen twice")]
+    return []
+
+
+def selected_refs(choice: Choice, keys: Iterable[str]) -> list[str]:
+    """The references the selected options give (their own and their bundles' grants)."""
+    return [r for o in _picked(choice, keys) for r in ([o.ref] if o.ref else []) + list(o.grants)]
+
+
+def check_selection(
+    cat: Catalogue, state: CreationState, choice: Choice, keys: list[str]
+) -> list[Problem]:
+    """Problems with one choice's selection, in the context of everything else chosen."""
+    where = f"choices.{choice.id}"
+    shape = selection_shape(choice, keys)
+    if shape:
+        return shape
     problems: list[Problem] = []
     picked = list(_picked(choice, keys))
-    refs = [r for o in picked for r in ([o.ref] if o.ref else []) + list(o.grants)]
+    refs = selected_refs(choice, keys)
     if choice.type == "proficiencies":
         granted = set(granted_proficiencies(cat, state))
         others = _refs_elsewhere(cat, state, choice, {"proficiencies"})

@@ -25,6 +25,8 @@ from hero_foundry.rules.creation import (
     _text,
     final_scores,
     level_features,
+    selected_refs,
+    selection_shape,
     spell_rules,
     subclass_spells,
 )
@@ -310,15 +312,10 @@ def check_level_selection(
     keys: list[str],
 ) -> list[Problem]:
     where = f"choices.{choice.id}"
-    if len(keys) != choice.choose:
-        return [Problem(where, f"choose exactly {choice.choose} (got {len(keys)})")]
-    unknown = [k for k in keys if choice.option(k) is None]
-    if unknown:
-        return [Problem(where, f"{unknown[0]!r} is not one of this choice's options")]
-    if len(set(keys)) != len(keys):
-        return [Problem(where, "the same option may not be chosen twice")]
-    picked = list(_picked(choice, keys))
-    refs = [r for o in picked for r in ([o.ref] if o.ref else []) + list(o.grants)]
+    shape = selection_shape(choice, keys)
+    if shape:
+        return shape
+    refs = selected_refs(choice, keys)
     have = set(all_proficiencies(cat, state, prog))
     owned = {d["index"] for d, _ in prog.features}
     problems: list[Problem] = []
@@ -356,12 +353,11 @@ def grants(
     """The proficiencies and expertise the level-up's selections give."""
     out: dict[str, list[str]] = {"proficiencies": [], "expertise": []}
     for choice in level_choices(cat, state, prog, lu):
-        for option in _picked(choice, lu.selections.get(choice.id, [])):
-            refs = ([option.ref] if option.ref else []) + list(option.grants)
-            if choice.type == "proficiencies":
-                out["proficiencies"] += refs
-            elif choice.type == "proficiency":
-                out["expertise"] += refs
+        refs = selected_refs(choice, lu.selections.get(choice.id, []))
+        if choice.type == "proficiencies":
+            out["proficiencies"] += refs
+        elif choice.type == "proficiency":
+            out["expertise"] += refs
     return out
 
 
