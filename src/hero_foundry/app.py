@@ -11,10 +11,12 @@ from fastapi import FastAPI
 from hero_foundry import __version__, problems
 from hero_foundry.accounts.routes import router as accounts_router
 from hero_foundry.accounts.security import password_hasher
+from hero_foundry.assistant.routes import router as assistant_router
 from hero_foundry.cache import create_cache
 from hero_foundry.characters.routes import router as characters_router
 from hero_foundry.levelling.routes import router as levelling_router
 from hero_foundry.limits import BodySizeLimit
+from hero_foundry.lookup.routes import router as lookup_router
 from hero_foundry.settings import Settings
 from hero_foundry.srd import get_catalogue
 from hero_foundry.srd.routes import router as srd_router
@@ -67,6 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(characters_router)
     app.include_router(levelling_router)
     app.include_router(srd_router)
+    # Each router's own lifespan (the search index; the assistant's provider) joins the app's.
+    app.include_router(lookup_router)
+    app.include_router(assistant_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

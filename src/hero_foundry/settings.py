@@ -52,8 +52,9 @@ class Settings(BaseSettings):
     assistant_base_url: str = "http://127.0.0.1:11434"
     assistant_api_key: SecretStr = SecretStr("")
     assistant_model: str = "llama3.1"
-    #: Per-attempt timeout of a provider call.
-    assistant_timeout_seconds: float = Field(20.0, gt=0, le=300)
+    #: Per-attempt timeout of a provider call. With the default retries a failing provider
+    #: answers 503 after about 3 x 10 s + backoff, under a typical proxy's 60 s.
+    assistant_timeout_seconds: float = Field(10.0, gt=0, le=300)
     #: Retries after a failed attempt (with exponential backoff), so attempts = retries + 1.
     assistant_max_retries: int = Field(2, ge=0, le=5)
     assistant_backoff_seconds: float = Field(0.5, ge=0, le=30)

@@ -147,6 +147,15 @@ class Catalogue:
                 yield from self.category_equipment(ref["index"])
 
 
+def strip_urls(value: Any) -> Any:
+    """An SRD document without its ``url`` links (they point at the 5e-database API)."""
+    if isinstance(value, dict):
+        return {k: strip_urls(v) for k, v in value.items() if k != "url"}
+    if isinstance(value, list):
+        return [strip_urls(v) for v in value]
+    return value
+
+
 def _unlisted_features(tables: dict[str, dict[str, Doc]]) -> dict[tuple, list[Doc]]:
     listed = {f["index"] for row in tables["levels"].values() for f in row["features"]}
     for feature in tables["features"].values():

@@ -14,7 +14,7 @@ from hero_foundry.deps import CatalogueDep
 from hero_foundry.problems import not_found, responses
 from hero_foundry.rules import creation
 from hero_foundry.rules.creation import CreationState
-from hero_foundry.srd.catalogue import Catalogue, Doc
+from hero_foundry.srd.catalogue import Catalogue, Doc, strip_urls
 
 router = APIRouter(prefix="/api/srd", tags=["srd"], responses=responses(404, 422))
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -256,14 +256,6 @@ async def list_alignments(cat: CatalogueDep) -> list[dict[str, Any]]:
     ]
 
 
-def _strip_urls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip_urls(v) for k, v in value.items() if k != "url"}
-    if isinstance(value, list):
-        return [_strip_urls(v) for v in value]
-    return value
-
-
 @router.get("/equipment")
 async def list_equipment(
     cat: CatalogueDep,
@@ -282,7 +274,7 @@ async def list_equipment(
         items = [e for e in items if e["index"] in members]
     if q:
         items = [e for e in items if q.lower() in e["name"].lower()]
-    return _page([_strip_urls(e) for e in items], limit, offset, cat)
+    return _page([strip_urls(e) for e in items], limit, offset, cat)
 
 
 @router.get("/spells")
@@ -308,4 +300,4 @@ async def list_spells(
     if q:
         items = [s for s in items if q.lower() in s["name"].lower()]
     items = sorted(items, key=lambda s: (s["level"], s["name"]))
-    return _page([_strip_urls(s) for s in items], limit, offset, cat)
+    return _page([strip_urls(s) for s in items], limit, offset, cat)

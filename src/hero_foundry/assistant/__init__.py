@@ -1,0 +1,1 @@
+"""The AI rules assistant: answers a rules question from SRD passages, for a character or not."""

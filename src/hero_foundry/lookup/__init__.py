@@ -1,0 +1,1 @@
+"""Rule lookup: full-text search over the SRD catalogue and one entry by kind and index."""
