@@ -14,6 +14,7 @@ from hero_foundry.accounts.security import password_hasher
 from hero_foundry.assistant.routes import router as assistant_router
 from hero_foundry.cache import create_cache
 from hero_foundry.characters.routes import router as characters_router
+from hero_foundry.exports.routes import router as exports_router
 from hero_foundry.levelling.routes import router as levelling_router
 from hero_foundry.limits import BodySizeLimit
 from hero_foundry.lookup.routes import router as lookup_router
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(characters_router)
     app.include_router(levelling_router)
+    app.include_router(exports_router)
     app.include_router(srd_router)
     # Each router's own lifespan (the search index; the assistant's provider) joins the app's.
     app.include_router(lookup_router)
