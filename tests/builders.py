@@ -124,7 +124,7 @@ def _first_legal(cat, state, prog, lu, choice) -> list[str]:
 def level_up(cat: Catalogue, state: CreationState, class_index: str) -> CreationState:
     """Gain one level in ``class_index`` with legal choices; return the new build."""
     from hero_foundry.rules import levelling
-    from hero_foundry.rules.creation import level_features, subclass_spells
+    from hero_foundry.rules.creation import always_prepared_spells, level_features
     from hero_foundry.rules.levelling import LevelUpState
 
     assert levelling.check_start(cat, state, class_index) == []
@@ -177,7 +177,9 @@ def level_up(cat: Catalogue, state: CreationState, class_index: str) -> Creation
                     cat, class_index, level, levelling.subclass_after(prog, lu), lu.selections
                 )
             }
-            always = set(subclass_spells(cat, levelling.subclass_after(prog, lu), level, owned))
+            always = set(
+                always_prepared_spells(cat, levelling.subclass_after(prog, lu), level, owned)
+            )
             pool = (cp.spells if cp else []) + spells["spells"]
             if not plan.new_spells and not (cp and cp.spells):  # cleric, druid, paladin
                 pool = [s["index"] for s in own if 1 <= s["level"] <= plan.max_level]

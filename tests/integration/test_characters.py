@@ -56,6 +56,8 @@ async def test_patch_details_notes_and_currency(client: httpx.AsyncClient) -> No
         ({"currency": {"gp": -1}}, "currency.gp"),
         ({"name": None}, "name"),
         ({"level": 20}, "level"),
+        ({"notes": "null byte \u0000 inside"}, "notes"),
+        ({"name": "Nul\u0000"}, "name"),
     ]:
         r = await client.patch(url, headers=headers, json=body)
         assert r.status_code == 422, body

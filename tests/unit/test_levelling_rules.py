@@ -204,3 +204,21 @@ def test_land_druid_circle_spells_follow_the_chosen_terrain(catalogue: Catalogue
     assert {"circle-of-the-land", "circle-spells-1", "circle-spells-2"} <= {
         f["index"] for f in sheet["features"]
     }
+
+
+def test_fiend_spells_expand_the_list_instead_of_being_always_prepared(
+    catalogue: Catalogue,
+) -> None:
+    from hero_foundry.rules import creation
+
+    state = build(catalogue, "tiefling", "warlock")
+    assert state.subclass == "fiend"
+    assert "burning-hands" not in {s["index"] for s in catalogue.class_spells("warlock")}
+    picks = {**state.spells, "spells": ["burning-hands", state.spells["spells"][0]]}
+    assert creation.check_spells(catalogue, state, picks) == []
+    (warlock,) = derive(catalogue, state)["spellcasting"]["classes"]
+    assert warlock["always_prepared"] == []
+    assert warlock["expanded_list"] == ["burning-hands", "command"]
+    life = build(catalogue, "dwarf", "cleric")
+    (cleric,) = derive(catalogue, life)["spellcasting"]["classes"]
+    assert cleric["always_prepared"] == ["bless", "cure-wounds"] and cleric["expanded_list"] == []

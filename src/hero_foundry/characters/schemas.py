@@ -9,8 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Index = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z0-9-]+$")]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=120)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+#: Free text: any character but NUL, which PostgreSQL cannot store in text columns.
+NO_NUL = r"^[^\x00]*$"
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=NO_NUL)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)
+]
+LongText = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 
 
 class Strict(BaseModel):
@@ -58,7 +63,7 @@ class DetailsFields(Strict):
     ideals: Annotated[list[ShortText], Field(max_length=4)] | None = None
     bonds: Annotated[list[ShortText], Field(max_length=4)] | None = None
     flaws: Annotated[list[ShortText], Field(max_length=4)] | None = None
-    backstory: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    backstory: LongText | None = None
 
 
 class DetailsStep(DetailsFields):
@@ -87,6 +92,6 @@ class Currency(Strict):
 
 class CharacterPatch(DetailsFields):
     name: Name | None = None
-    notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    notes: LongText | None = None
     inventory: InventoryChange | None = None
     currency: Currency | None = None

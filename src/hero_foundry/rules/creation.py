@@ -483,8 +483,8 @@ def spell_rules(
 def subclass_spells(
     cat: Catalogue, subclass: str | None, class_level: int, features: set[str]
 ) -> list[str]:
-    """A subclass's always-prepared spells at a class level (Life domain spells; a Land druid's
-    circle spells, which also need the chosen terrain's feature)."""
+    """The subclass spells gained by a class level (a Land druid's circle spells also need the
+    chosen terrain's feature). See :func:`always_prepared_spells` for what they are."""
     sub = cat.tables["subclasses"].get(subclass) if subclass else None
     out = []
     for entry in (sub or {}).get("spells", []):
@@ -499,10 +499,48 @@ def subclass_spells(
     return list(dict.fromkeys(out))
 
 
+def _always_prepared_feature(cat: Catalogue, features: set[str]) -> bool:
+    return any(
+        "always have it prepared" in _text(cat.get("features", f))
+        for f in features
+        if cat.has("features", f)
+    )
+
+
+def always_prepared_spells(
+    cat: Catalogue, subclass: str | None, class_level: int, features: set[str]
+) -> list[str]:
+    """Subclass spells that are always prepared: when a feature says so (Domain, Oath and
+    Circle Spells: "you always have it prepared")."""
+    if not _always_prepared_feature(cat, features):
+        return []
+    return subclass_spells(cat, subclass, class_level, features)
+
+
+def expanded_spells(
+    cat: Catalogue, subclass: str | None, class_level: int, features: set[str]
+) -> list[str]:
+    """Subclass spells that only join the class's list to choose from (the Fiend's expanded
+    spell list: no feature makes them always prepared)."""
+    if _always_prepared_feature(cat, features):
+        return []
+    return subclass_spells(cat, subclass, class_level, features)
+
+
+def spell_list(
+    cat: Catalogue, class_index: str, subclass: str | None, class_level: int, features: set[str]
+) -> dict[str, int]:
+    """Spell index -> spell level of what the class may pick from, expanded list included."""
+    own = {s["index"]: s["level"] for s in cat.class_spells(class_index)}
+    for spell in expanded_spells(cat, subclass, class_level, features):
+        own[spell] = cat.get("spells", spell)["level"]
+    return own
+
+
 def always_prepared(cat: Catalogue, state: CreationState) -> list[str]:
     """The level-1 subclass's always-prepared spells."""
     owned = {d["index"] for d in class_features(cat, state)}
-    return subclass_spells(cat, state.subclass, LEVEL, owned)
+    return always_prepared_spells(cat, state.subclass, LEVEL, owned)
 
 
 def check_spells(
@@ -518,7 +556,8 @@ def check_spells(
         if cantrips or known or prepared:
             return [Problem("spells", f"a level-{LEVEL} {state.class_index} casts no spells")]
         return []
-    by_level = {s["index"]: s["level"] for s in cat.class_spells(state.class_index)}
+    owned = {d["index"] for d in class_features(cat, state)}
+    by_level = spell_list(cat, state.class_index, state.subclass, LEVEL, owned)
     problems: list[Problem] = []
 
     def pick(name: str, chosen: list[str], low: int, high: int, count: range) -> None:

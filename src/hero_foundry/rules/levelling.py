@@ -23,12 +23,13 @@ from hero_foundry.rules.creation import (
     Problem,
     _picked,
     _text,
+    always_prepared_spells,
     final_scores,
     level_features,
     selected_refs,
     selection_shape,
+    spell_list,
     spell_rules,
-    subclass_spells,
 )
 from hero_foundry.rules.creation import proficiencies as creation_proficiencies
 from hero_foundry.srd.catalogue import Catalogue, Doc
@@ -449,9 +450,13 @@ def check_level_spells(
             return [Problem("spells", f"this level of {lu.class_index} gains no spells")]
         return []
     cp = prog.classes.get(lu.class_index) or ClassProgress(lu.class_index, 0, None)
-    own = {s["index"]: s["level"] for s in cat.class_spells(lu.class_index)}
-    every = {i: s["level"] for i, s in cat.tables["spells"].items()}
     level = class_level_after(prog, lu)
+    owned = {d["index"] for d, _ in prog.features} | {
+        d["index"]
+        for d in level_features(cat, lu.class_index, level, subclass_after(prog, lu), lu.selections)
+    }
+    own = spell_list(cat, lu.class_index, subclass_after(prog, lu), level, owned)
+    every = {i: s["level"] for i, s in cat.tables["spells"].items()}
     problems: list[Problem] = []
 
     def count(name: str, chosen: list[str], want: int) -> None:
@@ -506,13 +511,7 @@ def check_level_spells(
                 problems.append(Problem("spells.prepared", f"prepare 1-{limit} spells"))
             book = set(cp.spells) | set(new)
             spellbook = spell_rules(cat, lu.class_index, level, None)
-            owned = {d["index"] for d, _ in prog.features} | {
-                d["index"]
-                for d in level_features(
-                    cat, lu.class_index, level, subclass_after(prog, lu), lu.selections
-                )
-            }
-            always = set(subclass_spells(cat, subclass_after(prog, lu), level, owned))
+            always = set(always_prepared_spells(cat, subclass_after(prog, lu), level, owned))
             for spell in prepared:
                 lvl = own.get(spell)
                 if spellbook and spellbook.spellbook and spell not in book:

@@ -102,6 +102,7 @@ def derive(
         }
 
     casting_classes = []
+    owned = {d["index"] for d, _ in prog.features}
     for c, cp in prog.classes.items():
         rules = creation.spell_rules(cat, c, cp.level, scores)
         if rules is None:
@@ -115,9 +116,10 @@ def derive(
                 "cantrips": cp.cantrips,
                 "spells_known": cp.spells,
                 "prepared": cp.prepared,
-                "always_prepared": creation.subclass_spells(
-                    cat, cp.subclass, cp.level, {d["index"] for d, _ in prog.features}
+                "always_prepared": creation.always_prepared_spells(
+                    cat, cp.subclass, cp.level, owned
                 ),
+                "expanded_list": creation.expanded_spells(cat, cp.subclass, cp.level, owned),
                 "max_prepared": rules.prepared,
                 "mystic_arcanum": cp.arcanum,
             }
