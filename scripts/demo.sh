@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's worked session, end to end: register, log in, build a level-1 Hill Dwarf Cleric
-# (Life domain) through every step of the creation wizard, finalize it and print its sheet.
+# (Life domain) through every step of the creation wizard, finalize it and print its sheet; then
+# level it up to 2, search the rules, ask the rules assistant and export the sheet as a PDF.
 #
 #   scripts/demo.sh [BASE_URL]        # default: http://127.0.0.1:8000 (start it with `make run`)
 #
@@ -61,7 +62,10 @@ def mark(entry):
 
 
 race = s["subrace"]["name"] if s["subrace"] else s["race"]["name"]
-print(f"{c['name']}: level {s['level']} {race} {s['class']['name']} ({s['subclass']}), "
+classes = " / ".join(
+    f"{k['name']} {k['level']}" + (f" ({k['subclass']})" if k["subclass"] else "")
+    for k in s["classes"])
+print(f"{c['name']}: level {s['level']} {race} {classes}, "
       f"{c['background']}, {c['details']['alignment']}")
 print()
 print("  ".join(f"{a.upper()} {v['score']} ({signed(v['modifier'])})"
@@ -78,13 +82,18 @@ print("skills: " + ", ".join(
 print(f"passive perception {s['passive_perception']}   (* = proficient)")
 sc = s["spellcasting"]
 if sc:
-    slots = ", ".join(f"{n} of level {lvl}" for lvl, n in sc["slots"].items())
     print()
-    print(f"spellcasting ({sc['ability']}): save DC {sc['save_dc']}, "
-          f"spell attack {signed(sc['attack_bonus'])}, slots: {slots}")
-    print("  cantrips: " + ", ".join(sc["cantrips"]))
-    print("  prepared: " + ", ".join(sc["prepared"]))
-    print("  always prepared: " + ", ".join(sc["always_prepared"]))
+    slots = ", ".join(f"{n} of level {lvl}" for lvl, n in sc["slots"].items())
+    print(f"spell slots: {slots or 'none'}")
+    if sc["pact_magic"]:
+        print(f"pact magic: {sc['pact_magic']['slots']} slots of level {sc['pact_magic']['level']}")
+    for k in sc["classes"]:
+        print(f"{k['class']} spellcasting ({k['ability']}): save DC {k['save_dc']}, "
+              f"spell attack {signed(k['attack_bonus'])}")
+        for label, key in (("cantrips", "cantrips"), ("known", "spells_known"),
+                           ("prepared", "prepared"), ("always prepared", "always_prepared")):
+            if k[key]:
+                print(f"  {label}: " + ", ".join(k[key]))
 print()
 print("languages: " + ", ".join(lang["name"] for lang in s["languages"]))
 for kind, profs in s["proficiencies"].items():
@@ -168,3 +177,28 @@ echo "character $CHARACTER created"
 
 say "The character sheet (GET /api/characters/$CHARACTER)"
 api GET "/api/characters/$CHARACTER" | python3 -c "$SHEET_PY"
+
+say "Level up to 2: cleric, fixed average hit points"
+L=/api/characters/$CHARACTER/level-ups
+LEVEL_UP=$(api POST "$L" '{"class": "cleric"}' | field 'd["id"]')
+api GET "$L/$LEVEL_UP" | missing
+api PUT "$L/$LEVEL_UP/hit-points" '{"method": "average"}' | missing
+api POST "$L/$LEVEL_UP/commit" |
+  field '"level " + str(d["level"]) + ": HP " + str(d["sheet"]["hit_points"]["max"])
+         + ", new: " + ", ".join(f["name"] for f in d["sheet"]["features"]
+                                 if f["source"] == "class" and f.get("level") == 2)'
+
+say "Rule search: grappled"
+api GET "/api/rules/search?q=grappled&limit=3" |
+  field 'chr(10).join(i["kind"].ljust(10) + i["name"] + ": " + i["snippet"].replace(chr(10), " ")[:90] for i in d["items"])'
+
+say "Ask the rules assistant: How does grappling work?"
+api POST /api/assistant/ask \
+  "{\"question\": \"How does grappling work?\", \"character_id\": \"$CHARACTER\"}" |
+  field 'd["answer"][:600] + "\n\ncited: " + ", ".join(c["name"] for c in d["citations"])'
+
+say "Export the character sheet as PDF"
+PDF=${TMPDIR:-/tmp}/hero-foundry-$CHARACTER.pdf
+curl --silent --show-error --fail-with-body -H "Authorization: Bearer $TOKEN" \
+  -o "$PDF" "$BASE/api/characters/$CHARACTER/export?format=pdf"
+echo "saved $PDF ($(wc -c <"$PDF") bytes)"
