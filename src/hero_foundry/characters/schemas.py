@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 Index = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z0-9-]+$")]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=120)]
@@ -82,12 +82,17 @@ class InventoryChange(Strict):
     unequip: Annotated[list[Index], Field(max_length=20)] = []
 
 
+Coins = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+
+
 class Currency(Strict):
-    cp: int = Field(0, ge=0, le=10_000_000)
-    sp: int = Field(0, ge=0, le=10_000_000)
-    ep: int = Field(0, ge=0, le=10_000_000)
-    gp: int = Field(0, ge=0, le=10_000_000)
-    pp: int = Field(0, ge=0, le=10_000_000)
+    """Money by coin (copper, silver, electrum, gold, platinum); also the export format's."""
+
+    cp: Coins = 0
+    sp: Coins = 0
+    ep: Coins = 0
+    gp: Coins = 0
+    pp: Coins = 0
 
 
 class CharacterPatch(DetailsFields):

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-from hero_foundry.characters.schemas import Index, Key, Name, ShortText
+from hero_foundry.characters.schemas import Currency, Index, Key, Name, ShortText
 
 SCHEMA = "hero-foundry/character"
 VERSION = 1
@@ -146,14 +146,6 @@ class InventoryItem(Strict):
     )
     quantity: StrictInt = Field(ge=1, le=10_000)
     equipped: StrictBool = False
-
-
-class Currency(Strict):
-    cp: StrictInt = Field(0, ge=0, le=10_000_000)
-    sp: StrictInt = Field(0, ge=0, le=10_000_000)
-    ep: StrictInt = Field(0, ge=0, le=10_000_000)
-    gp: StrictInt = Field(0, ge=0, le=10_000_000)
-    pp: StrictInt = Field(0, ge=0, le=10_000_000)
 
 
 class CharacterData(Strict):
