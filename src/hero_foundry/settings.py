@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ENV_PREFIX = "HERO_FOUNDRY_"
 
 #: Settings that may be given as ``<NAME>_FILE``: the file's content (stripped) is the value.
-SECRET_FILE_FIELDS = ("database_url", "redis_url", "assistant_api_key")
+SECRET_FILE_FIELDS = ("database_url", "redis_url", "assistant_api_key", "metrics_token")
 
 
 class Settings(BaseSettings):
@@ -43,6 +43,24 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(64 * 1024, ge=64)
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
+
+    # -- Observability -------------------------------------------------------------------------
+    #: Bearer token the Prometheus scrape job sends for /metrics. Without one, /metrics answers
+    #: loopback clients only (the embedded default); production sets one (or _FILE).
+    metrics_token: SecretStr = SecretStr("")
+    #: A user or login counts as active for this long after its last request.
+    activity_window_seconds: int = Field(300, ge=10, le=86_400)
+    #: Directory for rotating ECS JSON log files (``<log_dir>/fastapi/hero-foundry.log``), e.g.
+    #: ``/var/log/hero-foundry``; empty: logs go to stdout only.
+    log_dir: Path | None = None
+    log_file_max_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    log_file_backups: int = Field(5, ge=0, le=100)
+    #: OpenTelemetry spans per request, and trace-id exemplars on the latency histogram.
+    tracing_enabled: bool = False
+    #: Browser telemetry (POST /api/metrics): events per request, and requests per client a minute.
+    telemetry_max_events: int = Field(50, ge=1, le=1000)
+    telemetry_max_body_bytes: int = Field(16 * 1024, ge=512, le=1024 * 1024)
+    telemetry_rate_per_minute: int = Field(120, ge=1, le=100_000)
 
     # -- AI rules assistant ------------------------------------------------------------------
     #: ``local``: offline retrieval over the SRD; ``openai``: any OpenAI-compatible
