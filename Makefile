@@ -17,3 +17,8 @@ lint: venv
 format: venv
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
+
+.PHONY: bench
+bench: venv  ## benchmarks, not tests (about 5 min): metrics middleware HTTP overhead, /metrics render
+	.venv/bin/python benchmarks/http_overhead.py $(BENCH_ARGS)
+	.venv/bin/python benchmarks/metrics_render.py $(BENCH_ARGS)

@@ -18,6 +18,15 @@ from hero_foundry.exports.routes import router as exports_router
 from hero_foundry.levelling.routes import router as levelling_router
 from hero_foundry.limits import BodySizeLimit
 from hero_foundry.lookup.routes import router as lookup_router
+from hero_foundry.observability.activity import DatabaseActivity, RedisActivity
+from hero_foundry.observability.database import instrument as instrument_database
+from hero_foundry.observability.exposition import multiproc_dir
+from hero_foundry.observability.exposition import router as metrics_router
+from hero_foundry.observability.health import router as health_router
+from hero_foundry.observability.logs import configure_logging, install_request_context
+from hero_foundry.observability.middleware import MetricsMiddleware
+from hero_foundry.observability.telemetry import router as telemetry_router
+from hero_foundry.observability.tracing import current_trace_id, setup_tracing
 from hero_foundry.settings import Settings
 from hero_foundry.srd import get_catalogue
 from hero_foundry.srd.routes import router as srd_router
@@ -41,6 +50,7 @@ PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(settings)  # ECS JSON to stdout (+ log_dir); idempotent
     for name in PARAMETER_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -50,12 +60,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.cache = create_cache(settings.redis_url_value, workers=settings.workers)
+        instrument_database(engine)
+        app.state.activity = (
+            RedisActivity(settings.redis_url_value)
+            if settings.redis_url_value
+            else DatabaseActivity(app.state.sessions)
+        )
         get_catalogue()  # load the SRD once, before the first request
         try:
             yield
         finally:
+            await app.state.activity.close()
             await app.state.cache.close()
             await engine.dispose()
+            if app.state.tracing is not None:  # export the buffered spans (see tracing.py)
+                app.state.tracing.flush()
 
     app = FastAPI(
         title="The Hero Foundry",
@@ -74,13 +93,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Each router's own lifespan (the search index; the assistant's provider) joins the app's.
     app.include_router(lookup_router)
     app.include_router(assistant_router)
-
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
+    app.include_router(metrics_router)
+    app.include_router(health_router)  # /healthz, /readyz
+    app.include_router(telemetry_router)  # POST /api/metrics (browser telemetry)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outside the body limit, so the 413s are counted too. Exemplars (the trace id on the latency
+    # histogram) need tracing, and prometheus_client has none in multiprocess mode.
+    exemplars = settings.tracing_enabled and multiproc_dir() is None
+    app.add_middleware(MetricsMiddleware, trace_id=current_trace_id if exemplars else None)
+    # Request id, server span (tracing on), access log: wraps the whole stack, error handling
+    # included, so the 500 answer and its log record carry the request id (see logs.py).
+    app.state.tracing = setup_tracing(settings)
+    install_request_context(app, tracing=app.state.tracing)
     return app
 
 

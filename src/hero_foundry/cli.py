@@ -44,23 +44,44 @@ def serve(
     """Serve the API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from hero_foundry.observability.logs import configure_logging, uvicorn_log_config
+
     settings = _settings()
     host = host or settings.host
     port = port or settings.port
+    workers = workers or settings.workers
+    if workers > 1:
+        _multiprocess_metrics(settings)
     console.print(
         f"[bold]The Hero Foundry[/bold] {__version__} on http://{host}:{port} "
         f"(docs: http://{host}:{port}/docs) database={_redacted(settings.database_url_value)} "
         f"cache={'redis' if settings.redis_url_value else 'in-process'}"
     )
+    configure_logging(settings)  # this process's records; each worker's app configures its own
     uvicorn.run(
         "hero_foundry.app:app_factory",
         factory=True,
         host=host,
         port=port,
-        workers=workers or settings.workers,
+        workers=workers,
         reload=reload,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(settings),  # uvicorn's records as ECS JSON too
+        access_log=False,  # the access log is RequestContextMiddleware's
     )
+
+
+def _multiprocess_metrics(settings: Settings) -> None:
+    """Several workers share their metrics through files (prometheus_client's multiprocess
+    mode): a fresh directory per start, set before the workers import prometheus_client."""
+    import shutil
+
+    from hero_foundry.observability.exposition import MULTIPROC_ENV
+
+    directory = os.environ.get(MULTIPROC_ENV) or str(settings.data_dir / "prometheus-multiproc")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+    os.environ[MULTIPROC_ENV] = directory
 
 
 @db_app.command("upgrade")

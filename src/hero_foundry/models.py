@@ -3,6 +3,15 @@
 from hero_foundry.accounts.models import AuthToken, User
 from hero_foundry.characters.models import Character, CharacterDraft
 from hero_foundry.levelling.models import LevelUpSession
+from hero_foundry.observability.models import UserActivity
 from hero_foundry.storage.base import Base
 
-__all__ = ["AuthToken", "Base", "Character", "CharacterDraft", "LevelUpSession", "User"]
+__all__ = [
+    "AuthToken",
+    "Base",
+    "Character",
+    "CharacterDraft",
+    "LevelUpSession",
+    "User",
+    "UserActivity",
+]

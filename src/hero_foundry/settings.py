@@ -96,6 +96,11 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name}_file: cannot read {path}: {exc.strerror}") from exc
         return data
 
+    @field_validator("log_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: SecretStr) -> SecretStr:

@@ -61,3 +61,26 @@ async def test_token_lookup_is_cached_in_redis_and_logout_revokes(
     finally:
         await raw.aclose()
     assert (await redis_client.get("/api/me", headers=headers)).status_code == 401
+
+
+async def test_active_users_come_from_redis_whatever_the_worker(
+    redis_client: httpx.AsyncClient, redis_url: str
+) -> None:
+    def gauge(text: str, name: str) -> float:
+        line = next(line for line in text.splitlines() if line.startswith(name + " "))
+        return float(line.split()[1])
+
+    from hero_foundry.observability.activity import RedisActivity
+
+    assert isinstance(redis_client._transport.app.state.activity, RedisActivity)  # type: ignore[attr-defined]
+    before = (await redis_client.get("/metrics")).text
+    for _ in range(3):
+        headers = await new_player(redis_client)
+        assert (await redis_client.get("/api/me", headers=headers)).status_code == 200
+    after = (await redis_client.get("/metrics")).text
+    assert gauge(after, "active_users_current") - gauge(before, "active_users_current") == 3
+    raw = redis.from_url(redis_url)
+    try:
+        assert await raw.zcard("hero-foundry:active:user") >= 3
+    finally:
+        await raw.aclose()

@@ -10,7 +10,14 @@ from sqlalchemy import inspect
 from hero_foundry.storage import migrate
 from hero_foundry.storage.db import create_engine
 
-TABLES = {"users", "auth_tokens", "characters", "character_drafts", "level_up_sessions"}
+TABLES = {
+    "users",
+    "auth_tokens",
+    "characters",
+    "character_drafts",
+    "level_up_sessions",
+    "user_activity",
+}
 
 
 async def _tables(url: str) -> set[str]:
@@ -30,7 +37,7 @@ def test_upgrade_downgrade_upgrade(backend: str, request: pytest.FixtureRequest,
         url = request.getfixturevalue("fresh_postgres_url")
     asyncio.run(migrate.upgrade(url))
     assert asyncio.run(_tables(url)) >= TABLES
-    assert asyncio.run(migrate.current(url)) == "0002"
+    assert asyncio.run(migrate.current(url)) == "0003"
     asyncio.run(migrate.downgrade(url, "base"))
     assert not TABLES & asyncio.run(_tables(url))
     asyncio.run(migrate.upgrade(url))

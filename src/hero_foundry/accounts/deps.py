@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hero_foundry.accounts.models import User
+from hero_foundry.accounts.security import token_digest
 from hero_foundry.accounts.service import authenticate
 from hero_foundry.deps import CacheDep, SessionDep
+from hero_foundry.observability.logs import set_user_id
 from hero_foundry.problems import ProblemError
 
 bearer = HTTPBearer(auto_error=False, description="The token returned by POST /api/auth/login")
@@ -28,11 +30,18 @@ async def bearer_token(
 
 
 async def current_user(
-    db: SessionDep, cache: CacheDep, token: Annotated[str, Depends(bearer_token)]
+    request: Request,
+    db: SessionDep,
+    cache: CacheDep,
+    token: Annotated[str, Depends(bearer_token)],
 ) -> User:
     user = await authenticate(db, cache, token)
     if user is None:
         raise _unauthorized("The token is invalid, expired or revoked: log in again.")
+    set_user_id(user.id)  # user.id on this request's log records
+    activity = getattr(request.app.state, "activity", None)
+    if activity is not None:  # active_users_current / active_sessions_current
+        await activity.touch(db, str(user.id), token_digest(token)[:32])
     return user
 
 

@@ -15,9 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hero_foundry.accounts.models import AuthToken, User
 from hero_foundry.accounts.security import new_token, token_digest, verify_password
 from hero_foundry.cache import Cache
+from hero_foundry.observability.metrics import CACHE_HITS, CACHE_MISSES
 from hero_foundry.problems import ProblemError
 from hero_foundry.storage.base import utcnow
 
+#: The ``cache`` label of this cache's hit and miss counters.
+TOKEN_CACHE = "auth_tokens"
 #: How long a token's owner is remembered in the cache before the database is asked again.
 TOKEN_CACHE_SECONDS = 60
 
@@ -87,7 +90,9 @@ async def authenticate(db: AsyncSession, cache: Cache, token: str) -> User | Non
     if cached:
         user_id, _, expires = cached.partition("|")
         if float(expires) > now.timestamp():
+            CACHE_HITS.labels(TOKEN_CACHE).inc()
             return await db.get(User, uuid.UUID(user_id))
+    CACHE_MISSES.labels(TOKEN_CACHE).inc()
     row = await db.scalar(
         select(AuthToken).where(
             AuthToken.token_hash == digest,

@@ -23,6 +23,7 @@ from hero_foundry.assistant.schemas import AskRequest, AskResponse, Citation
 from hero_foundry.characters.service import character_view, get_character
 from hero_foundry.lookup.index import RuleIndex, words
 from hero_foundry.lookup.service import entry_url
+from hero_foundry.observability.tracking import track
 from hero_foundry.problems import ProblemError
 from hero_foundry.srd import Catalogue
 
@@ -140,7 +141,12 @@ def unavailable(exc: ProviderUnavailable) -> ProblemError:
 async def answer(provider: Provider, question: Question) -> Reply:
     """Ask the provider. THE one place where an AI query's outcome and duration are decided:
     the planned ``ai_queries_total``, ``ai_query_success_total``, ``ai_query_failure_total``
-    and ``ai_query_duration_seconds`` metrics hook in here (see the two marks below)."""
+    and ``ai_query_duration_seconds`` are recorded here by ``track("ai_query")``."""
+    with track("ai_query"):
+        return await _answer(provider, question)
+
+
+async def _answer(provider: Provider, question: Question) -> Reply:
     started = time.perf_counter()
     try:
         if question.passages:
@@ -149,7 +155,6 @@ async def answer(provider: Provider, question: Question) -> Reply:
             reply = Reply(NOTHING_FOUND, ())  # nothing to answer from: the model is not asked
     except Exception as exc:
         elapsed = time.perf_counter() - started
-        # AI query FAILURE (ai_queries_total, ai_query_failure_total, duration `elapsed`).
         if isinstance(exc, ProviderUnavailable):
             failure = exc
         else:  # a bug in a provider: logged with its stack trace, still a 503 and not a 500
@@ -163,7 +168,6 @@ async def answer(provider: Provider, question: Question) -> Reply:
         )
         raise unavailable(failure) from exc
     elapsed = time.perf_counter() - started
-    # AI query SUCCESS (ai_queries_total, ai_query_success_total, duration `elapsed`).
     log.info("assistant question answered in %.3f s (provider %s)", elapsed, provider.name)
     return reply
 

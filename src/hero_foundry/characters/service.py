@@ -24,6 +24,7 @@ from hero_foundry.characters.schemas import (
     RaceStep,
     SpellsStep,
 )
+from hero_foundry.observability.tracking import count_edit, track
 from hero_foundry.problems import ProblemError, invalid, not_found, refuse
 from hero_foundry.rules import abilities, creation, sheet
 from hero_foundry.rules.creation import CreationState, Problem
@@ -184,12 +185,25 @@ async def finalize(db: AsyncSession, cat: Catalogue, draft: CharacterDraft) -> C
     problems = creation.problems(cat, state)
     if problems:
         raise invalid(problems, "The draft is not complete: see errors for what is missing.")
+    with track("character_creation") as op:
+        character = _create(cat, draft, state)
+        db.add(character)
+        await db.flush()  # the character row first: the draft refers to it
+        draft.finished_at = utcnow()
+        draft.character_id = character.id
+        # The wizard's time, as the server saw it: from the draft's start to now.
+        op.duration = (draft.finished_at - draft.started_at).total_seconds()
+    return character
+
+
+def _create(cat: Catalogue, draft: CharacterDraft, state: CreationState) -> Character:
+    """The new character (currency from the background's starting gold)."""
     background = cat.get("backgrounds", state.background)
     gold = background.get("starting_gold") or {}
     currency = {coin: 0 for coin in COINS}
     if gold.get("unit") in currency:
         currency[gold["unit"]] = int(gold.get("quantity", 0))
-    character = Character(
+    return Character(
         id=uuid.uuid4(),
         user_id=draft.user_id,
         name=state.details["name"],
@@ -199,11 +213,6 @@ async def finalize(db: AsyncSession, cat: Catalogue, draft: CharacterDraft) -> C
         currency=currency,
         notes="",
     )
-    db.add(character)
-    await db.flush()  # the character row first: the draft refers to it
-    draft.finished_at = utcnow()
-    draft.character_id = character.id
-    return character
 
 
 def draft_summary(draft: CharacterDraft) -> dict[str, Any]:
@@ -349,6 +358,7 @@ def patch_character(cat: Catalogue, character: Character, patch: CharacterPatch)
     if patch.currency is not None:
         character.currency = patch.currency.model_dump()
     character.updated_at = utcnow()
+    count_edit()
 
 
 def _change_inventory(

@@ -26,6 +26,7 @@ from hero_foundry.accounts.models import User
 from hero_foundry.characters.models import Character
 from hero_foundry.exports import foundry, importer, pdf
 from hero_foundry.exports.document import Snapshot, export_document, slug
+from hero_foundry.observability.tracking import track
 from hero_foundry.problems import ProblemError
 from hero_foundry.srd import Catalogue
 from hero_foundry.storage.base import utcnow
@@ -78,25 +79,27 @@ RENDERERS: dict[ExportFormat, Callable[[Catalogue, Snapshot, datetime], ExportFi
 
 async def export(cat: Catalogue, character: Character, fmt: ExportFormat) -> ExportFile:
     """Render one export. THE place where an export's format, success or failure and duration
-    are decided (metrics hook: export_operations_total{format}, export_success_total,
-    export_failure_total, export_duration_seconds)."""
+    are decided: ``track("export")`` records export_operations_total{format},
+    export_success_total / export_failure_total and export_duration_seconds."""
     snap = Snapshot.of(character)  # plain values: the renderer runs in a worker thread
     started = time.perf_counter()
-    try:
-        result = await run_in_threadpool(RENDERERS[fmt], cat, snap, utcnow())
-    except Exception:
-        duration = time.perf_counter() - started
-        # METRICS: export_operations_total{format}, export_failure_total, export_duration_seconds
-        log.exception(
-            "export failed: format=%s character=%s duration=%.3fs", fmt.value, snap.id, duration
-        )
-        raise ProblemError(
-            500,
-            f"The {fmt.value} export could not be generated; it has been logged.",
-            title="Internal Server Error",
-        ) from None
+    with track("export", format=fmt.value):
+        try:
+            result = await run_in_threadpool(RENDERERS[fmt], cat, snap, utcnow())
+        except Exception:
+            duration = time.perf_counter() - started
+            log.exception(
+                "export failed: format=%s character=%s duration=%.3fs",
+                fmt.value,
+                snap.id,
+                duration,
+            )
+            raise ProblemError(
+                500,
+                f"The {fmt.value} export could not be generated; it has been logged.",
+                title="Internal Server Error",
+            ) from None
     duration = time.perf_counter() - started
-    # METRICS: export_operations_total{format}, export_success_total, export_duration_seconds
     log.info(
         "export: format=%s character=%s bytes=%d duration=%.3fs",
         fmt.value,

@@ -14,6 +14,7 @@ from hero_foundry.characters import service as characters
 from hero_foundry.characters.models import Character
 from hero_foundry.levelling.models import ABANDONED, COMMITTED, OPEN, LevelUpSession
 from hero_foundry.levelling.schemas import ImprovementStep, LevelSpellsStep
+from hero_foundry.observability.tracking import track
 from hero_foundry.problems import ProblemError, invalid, not_found, refuse
 from hero_foundry.rules import levelling, sheet
 from hero_foundry.rules.creation import CreationState, Problem
@@ -160,11 +161,14 @@ def commit(cat: Catalogue, character: Character, session: LevelUpSession) -> Non
     problems = levelling.problems(cat, state, lu)
     if problems:
         raise invalid(problems, "The level-up is not complete: see errors for what is missing.")
-    character.build = levelling.commit(cat, state, lu).to_dict()
-    character.level += 1
-    character.updated_at = utcnow()
-    session.status = COMMITTED
-    session.finished_at = utcnow()
+    with track("level_up") as op:
+        character.build = levelling.commit(cat, state, lu).to_dict()
+        character.level += 1
+        character.updated_at = utcnow()
+        session.status = COMMITTED
+        session.finished_at = utcnow()
+        # The player's time through the level-up, as the server saw it.
+        op.duration = (session.finished_at - session.started_at).total_seconds()
 
 
 def abandon(session: LevelUpSession) -> None:

@@ -1,7 +1,7 @@
 """Rule lookups: a search, or one entry by kind and index.
 
-Every lookup goes through ``lookup()``: the single place where the planned
-``rule_lookups_total`` metric (by lookup type and outcome) is to be counted.
+Every lookup goes through ``lookup()``: the single place where ``rule_lookups_total{type}`` is
+counted.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from hero_foundry.lookup.documents import KINDS
 from hero_foundry.lookup.index import MAX_TERMS, RuleIndex, words
 from hero_foundry.lookup.schemas import RuleEntry, SearchItem, SearchPage
+from hero_foundry.observability.tracking import count_rule_lookup
 from hero_foundry.problems import ProblemError, invalid
 from hero_foundry.srd.catalogue import strip_urls
 
@@ -44,7 +45,9 @@ def lookup(index: RuleIndex, request: Search | EntryLookup) -> SearchPage | Rule
     """Run one rule lookup. Instrument here: every search and every entry lookup passes through
     this function (a ``ProblemError`` is a refused lookup: 404 or 422)."""
     if isinstance(request, Search):
+        count_rule_lookup("search")
         return _search(index, request)
+    count_rule_lookup("entry")
     return _entry(index, request)
 
 
