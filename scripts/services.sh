@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL and Redis answer on 127.0.0.1 for the integration tests.
+# Make sure PostgreSQL and Redis answer on 127.0.0.1 for the integration tests, and that the
+# Prometheus tools the monitoring tests run are installed.
 # Installs them with apt-get (as root on Debian/Ubuntu) and starts them when they are not running.
 # Outside CI a missing server is reported and its tests are skipped; with CI=true they must run,
 # so a server that cannot be provided fails the run.
@@ -58,4 +59,13 @@ elif ! redis_up; then
   fi
   redis_up || { say "Redis is not reachable on 127.0.0.1:6379"; status=1; }
 fi
+# promtool (Debian package prometheus) checks and unit-tests the alerting and recording rules.
+if ! command -v promtool >/dev/null 2>&1; then
+  if can_apt; then
+    say "installing Prometheus (promtool)"
+    apt_get prometheus || say "apt-get install prometheus failed"
+  fi
+  command -v promtool >/dev/null 2>&1 || { say "promtool is not installed"; status=1; }
+fi
+
 exit $status
