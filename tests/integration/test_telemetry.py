@@ -27,7 +27,6 @@ from hero_foundry.observability.telemetry import (
     WIZARD_STEPS,
     RateLimiter,
     client_key,
-    router,
 )
 from tests.conftest import make_settings
 
@@ -76,10 +75,8 @@ def label_values(family_name: str, label: str) -> set[str]:
 
 @asynccontextmanager
 async def running_app(database_url: str, **overrides: Any) -> AsyncIterator[FastAPI]:
-    """An app with the telemetry router (added here until app.py includes it), lifespan on."""
+    """The app (its telemetry router included by create_app), lifespan on."""
     app = create_app(make_settings(database_url, **overrides))
-    if not any(getattr(route, "path", None) == PATH for route in app.routes):
-        app.include_router(router)
     async with app.router.lifespan_context(app):
         yield app
 
