@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,24 +37,31 @@ class MetricsMiddleware:
         self.app = app
         #: Returns the current trace id when tracing is on: attached as an exemplar.
         self.trace_id = trace_id
+        self._in_flight = {method: HTTP_IN_FLIGHT.labels(method) for method in (*METHODS, "OTHER")}
+        #: (method, endpoint, status) -> the request counter and the two histograms' children.
+        #: ``.labels()`` costs a lock, validation and a tuple per call: looked up once per label
+        #: set instead (bounded like the labels themselves: routes x methods x statuses).
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method = scope["method"] if scope["method"] in METHODS else "OTHER"
+        method = scope["method"]
+        if method not in METHODS:
+            method = "OTHER"
         status = 500
         size = 0
-        in_flight = HTTP_IN_FLIGHT.labels(method)
+        in_flight = self._in_flight[method]
         in_flight.inc()
         start = time.perf_counter()
 
         async def counting_send(message: Message) -> None:
             nonlocal status, size
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
+            if message["type"] == "http.response.body":
                 size += len(message.get("body", b""))
+            elif message["type"] == "http.response.start":
+                status = message["status"]
             await send(message)
 
         try:
@@ -65,9 +73,16 @@ class MetricsMiddleware:
             duration = time.perf_counter() - start
             in_flight.dec()
             endpoint = route_template(scope)
-            HTTP_REQUESTS.labels(method, endpoint, str(status)).inc()
+            key = (method, endpoint, status)
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = (
+                    HTTP_REQUESTS.labels(method, endpoint, str(status)),
+                    HTTP_DURATION.labels(method, endpoint),
+                    API_RESPONSE_SIZE.labels(method, endpoint),
+                )
+            requests, durations, sizes = children
+            requests.inc()
             trace_id = self.trace_id() if self.trace_id else None
-            HTTP_DURATION.labels(method, endpoint).observe(
-                duration, exemplar={"trace_id": trace_id} if trace_id else None
-            )
-            API_RESPONSE_SIZE.labels(method, endpoint).observe(size)
+            durations.observe(duration, exemplar={"trace_id": trace_id} if trace_id else None)
+            sizes.observe(size)
