@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hero_foundry.problems import send_problem
 
 
 class BodySizeLimit:
@@ -55,23 +55,10 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, guarded_send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Content Too Large",
-                "status": 413,
-                "detail": f"The request body is larger than {self.max_bytes} bytes.",
-                "instance": scope.get("path"),
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await send_problem(
+            send,
+            413,
+            "Content Too Large",
+            f"The request body is larger than {self.max_bytes} bytes.",
+            scope.get("path"),
         )
-        await send({"type": "http.response.body", "body": body})

@@ -7,6 +7,7 @@ the client.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -85,6 +86,32 @@ def refuse(problems: Iterable[Any]) -> None:
     problems = list(problems)
     if problems:
         raise invalid(problems)
+
+
+async def send_problem(
+    send: Any, status: int, title: str, detail: str, instance: str | None
+) -> None:
+    """Answer with a problem document from raw ASGI (middleware outside FastAPI's handlers)."""
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": instance,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def problem_response(

@@ -18,7 +18,6 @@ See ``docs/logging.md`` for the record format.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import logging.handlers
 import os
@@ -44,6 +43,7 @@ from hero_foundry.observability.tracing import (
     current_span_id,
     current_trace_id,
 )
+from hero_foundry.problems import send_problem
 from hero_foundry.settings import Settings
 
 try:  # POSIX: several worker processes rotate the shared log file under a lock
@@ -513,27 +513,14 @@ def _log_access(
 
 
 async def _send_500(scope: Scope, send: Send) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Internal Server Error",
-            "status": 500,
-            "detail": "Something went wrong on our side; it has been logged.",
-            "instance": scope.get("path"),
-        }
-    ).encode()
     with contextlib.suppress(Exception):  # the client may be gone: nothing more to do
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 500,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await send_problem(
+            send,
+            500,
+            "Internal Server Error",
+            "Something went wrong on our side; it has been logged.",
+            scope.get("path"),
         )
-        await send({"type": "http.response.body", "body": body})
 
 
 def install_request_context(app: Starlette, tracing: Tracing | None = None) -> None:
