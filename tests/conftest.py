@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as redis
 from sqlalchemy.engine import make_url
 
 from hero_foundry.app import create_app
@@ -38,6 +39,24 @@ def unavailable(what: str, why: object) -> None:
     if IN_CI:
         pytest.fail(f"{message} (CI=true: this test must run)")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis server's URL, once it answers a PING."""
+
+    async def ping() -> None:
+        client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except (OSError, redis.RedisError) as exc:
+        unavailable("Redis", exc)
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -11,11 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis.asyncio as redis
 
 from hero_foundry.app import create_app
 from hero_foundry.observability.health import CHECK_TIMEOUT_SECONDS
-from tests.conftest import REDIS_URL, make_settings, unavailable
+from tests.conftest import make_settings
 
 
 def closed_port() -> int:
@@ -47,22 +45,6 @@ async def ready(client: httpx.AsyncClient) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     r = await client.get("/readyz")
     return r, time.monotonic() - started
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    async def ping() -> None:
-        client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
-        try:
-            await client.ping()
-        finally:
-            await client.aclose()
-
-    try:
-        asyncio.run(ping())
-    except (OSError, redis.RedisError) as exc:
-        unavailable("Redis", exc)
-    return REDIS_URL
 
 
 async def test_healthz_says_the_process_is_alive(client: httpx.AsyncClient) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,24 +11,8 @@ import redis.asyncio as redis
 from hero_foundry.accounts.security import token_digest
 from hero_foundry.app import create_app
 from hero_foundry.cache import RedisCache
-from tests.conftest import REDIS_URL, make_settings, unavailable
+from tests.conftest import make_settings
 from tests.integration.api import new_player
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    async def ping() -> None:
-        client = redis.from_url(REDIS_URL, socket_connect_timeout=2)
-        try:
-            await client.ping()
-        finally:
-            await client.aclose()
-
-    try:
-        asyncio.run(ping())
-    except (OSError, redis.RedisError) as exc:
-        unavailable("Redis", exc)
-    return REDIS_URL
 
 
 @pytest.fixture
