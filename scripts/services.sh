@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL and Redis answer on 127.0.0.1 for the integration tests, and that the
-# Prometheus tools the monitoring tests run are installed.
+# Prometheus-side tools the monitoring tests run (promtool, amtool, the exporters) are installed.
 # Installs them with apt-get (as root on Debian/Ubuntu) and starts them when they are not running.
 # Outside CI a missing server is reported and its tests are skipped; with CI=true they must run,
 # so a server that cannot be provided fails the run.
@@ -59,13 +59,21 @@ elif ! redis_up; then
   fi
   redis_up || { say "Redis is not reachable on 127.0.0.1:6379"; status=1; }
 fi
-# promtool (Debian package prometheus) checks and unit-tests the alerting and recording rules.
-if ! command -v promtool >/dev/null 2>&1; then
+# The Prometheus-side tools the monitoring tests run for real: promtool (package prometheus),
+# amtool (prometheus-alertmanager) and the exporters the dashboards' queries are checked against.
+need_tool() {  # need_tool COMMAND DEBIAN-PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
   if can_apt; then
-    say "installing Prometheus (promtool)"
-    apt_get prometheus || say "apt-get install prometheus failed"
+    say "installing $2 ($1)"
+    apt_get "$2" || say "apt-get install $2 failed"
   fi
-  command -v promtool >/dev/null 2>&1 || { say "promtool is not installed"; status=1; }
-fi
+  command -v "$1" >/dev/null 2>&1 || { say "$1 is not installed (Debian package $2)"; status=1; }
+}
+need_tool promtool prometheus
+need_tool prometheus-alertmanager prometheus-alertmanager
+need_tool amtool prometheus-alertmanager
+need_tool prometheus-node-exporter prometheus-node-exporter
+need_tool prometheus-postgres-exporter prometheus-postgres-exporter
+need_tool prometheus-redis-exporter prometheus-redis-exporter
 
 exit $status

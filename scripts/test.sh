@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 if ! scripts/services.sh; then
   if [ "${CI:-}" = "true" ]; then
-    echo "[test] CI=true and PostgreSQL, Redis or promtool is not available: failing" >&2
+    echo "[test] CI=true and PostgreSQL, Redis or a Prometheus tool is not available: failing" >&2
     exit 1
   fi
-  echo "[test] PostgreSQL, Redis or promtool unavailable: their tests will be skipped (never in CI)" >&2
+  echo "[test] PostgreSQL, Redis or a Prometheus tool unavailable: their tests will be skipped (never in CI)" >&2
 fi
 exec .venv/bin/python -m pytest "$@"
