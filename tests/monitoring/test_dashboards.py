@@ -1,0 +1,590 @@
+"""The Grafana dashboards: generated JSON up to date, the seed's dashboards with their panels and
+their defects fixed, datasources provisioned, every query valid PromQL for Prometheus itself, and
+every metric a query reads produced by something real (the app, a recording rule, the exporters,
+Prometheus or Alertmanager, started here and scraped)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hero_foundry.monitoring import dashboards
+from hero_foundry.monitoring.grafana import infrastructure, promql, slo, sources
+from hero_foundry.monitoring.grafana.sources import Known
+from tests.conftest import unavailable
+
+ROOT = Path(__file__).parents[2]
+DASHBOARDS = ROOT / "monitoring" / "grafana" / "dashboards"
+PROVISIONING = ROOT / "monitoring" / "grafana" / "provisioning"
+RULES = ROOT / "monitoring" / "prometheus" / "rules"
+
+OVERVIEW = "hero-foundry-overview.json"
+PERFORMANCE = "hero-foundry-performance.json"
+SLO = "hero-foundry-slo.json"
+INFRASTRUCTURE = "hero-foundry-infrastructure.json"
+
+
+def committed() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text()) for p in sorted(DASHBOARDS.glob("*.json"))}
+
+
+def panels(model: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(dashboards._panels(model["panels"]))
+
+
+def panel(model: dict[str, Any], title: str) -> dict[str, Any]:
+    found = [p for p in panels(model) if p.get("title") == title]
+    assert len(found) == 1, f"{title!r}: {len(found)} panels"
+    return found[0]
+
+
+def every_key(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | set().union(*(every_key(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(every_key(v) for v in node))
+    return set()
+
+
+def all_queries() -> list[promql.Query]:
+    return [q for name, model in committed().items() for q in promql.queries(name, model)]
+
+
+# -- Generated, committed, up to date -------------------------------------------------------
+
+
+def test_committed_json_is_exactly_what_the_code_renders() -> None:
+    rendered = dashboards.render_all()
+    assert sorted(rendered) == sorted(p.name for p in DASHBOARDS.glob("*.json"))
+    for name, text in rendered.items():
+        assert (DASHBOARDS / name).read_text() == text, (
+            f"{name} is stale: run python -m hero_foundry.monitoring.dashboards"
+        )
+    assert dashboards.stale_files(ROOT) == []
+
+
+def test_rendering_is_deterministic_and_sorted() -> None:
+    first, second = dashboards.render_all(), dashboards.render_all()
+    assert first == second
+    for text in first.values():
+        model = json.loads(text)
+        assert text == json.dumps(model, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        ids = [p["id"] for p in panels(model)]
+        assert ids == list(range(1, len(ids) + 1))
+
+
+def test_a_changed_missing_or_leftover_file_is_reported(tmp_path: Path) -> None:
+    copy = tmp_path / dashboards.DASHBOARDS_DIR
+    shutil.copytree(DASHBOARDS, copy)
+    edited = copy / OVERVIEW
+    edited.write_text(edited.read_text().replace("Request Rate", "Request rate", 1))
+    (copy / SLO).unlink()
+    (copy / "old-dashboard.json").write_text("{}")
+    problems = dashboards.stale_files(tmp_path)
+    assert len(problems) == 3
+    assert any(OVERVIEW in p and "stale" in p for p in problems)
+    assert any(SLO in p and "missing" in p for p in problems)
+    assert any("old-dashboard.json" in p for p in problems)
+
+
+def test_check_command_exits_non_zero_listing_stale_files(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "monitoring" / "grafana", tmp_path / "monitoring" / "grafana")
+    command = [sys.executable, "-m", "hero_foundry.monitoring.dashboards", "--check", "--offline"]
+    good = subprocess.run(
+        [*command, "--root", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert good.returncode == 0, good.stderr
+    stale = tmp_path / dashboards.DASHBOARDS_DIR / PERFORMANCE
+    stale.write_text(stale.read_text().replace('"min": 0', '"min": 1', 1))
+    bad = subprocess.run(
+        [*command, "--root", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 1
+    assert PERFORMANCE in bad.stderr and "stale" in bad.stderr
+    # Without --check the command rewrites the file, and the check passes again.
+    subprocess.run(
+        [sys.executable, "-m", "hero_foundry.monitoring.dashboards", "--root", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert dashboards.stale_files(tmp_path) == []
+
+
+# -- The seed's dashboards, fixed -----------------------------------------------------------
+
+
+def test_dashboards_have_the_contract_uids_and_titles() -> None:
+    titles = {m["uid"]: m["title"] for m in committed().values()}
+    assert titles == {
+        "hero-foundry-overview": "The Hero Foundry - Production Overview",
+        "hero-foundry-performance": "Performance & User Experience",
+        "hero-foundry-slo": "SLOs & error budget",
+        "hero-foundry-infrastructure": "Infrastructure - PostgreSQL, Redis and nodes",
+    }
+    for name, model in committed().items():
+        assert name == f"{model['uid']}.json"
+
+
+@pytest.mark.parametrize(
+    ("dashboard", "title", "kind", "legends"),
+    [
+        (OVERVIEW, "System Health Overview", "stat", ["{{job}} - {{instance}}"]),
+        (OVERVIEW, "Request Rate", "timeseries", ["{{method}} {{endpoint}}"]),
+        (OVERVIEW, "Response Time", "timeseries", ["95th percentile", "50th percentile"]),
+        (
+            OVERVIEW,
+            "Business Metrics",
+            "stat",
+            ["Characters Created/Hour", "Level-ups/Hour", "AI Queries/Hour"],
+        ),
+        (
+            PERFORMANCE,
+            "Character Creation Performance",
+            "timeseries",
+            ["95th percentile - Creation Time", "50th percentile"],
+        ),
+        (
+            PERFORMANCE,
+            "Level-up Performance",
+            "timeseries",
+            ["95th percentile - Level-up Time", "50th percentile"],
+        ),
+        (PERFORMANCE, "Active Users", "gauge", ["Active Users"]),
+    ],
+)
+def test_every_seed_panel_is_there(
+    dashboard: str, title: str, kind: str, legends: list[str]
+) -> None:
+    found = panel(committed()[dashboard], title)
+    assert found["type"] == kind
+    assert [t["legendFormat"] for t in found["targets"]] == legends
+
+
+def test_no_graph_panel_and_no_pre_schema_keys() -> None:
+    for name, model in committed().items():
+        assert "graph" not in {p["type"] for p in panels(model)}, name
+        # The seed's yAxis / panel-level thresholds / maxValue are not dashboard schema.
+        assert not {"yAxis", "maxValue"} & every_key(model), name
+        for p in panels(model):
+            assert "thresholds" not in p, (name, p["title"])
+
+
+def test_a_graph_panel_is_reported() -> None:
+    model = committed()[OVERVIEW]
+    model["panels"].append({"type": "graph", "title": "Old", "targets": []})
+    problems = dashboards.structure_problems(OVERVIEW, model, {"prometheus", "elasticsearch"})
+    assert problems == [f"{OVERVIEW}: panel 'Old' is a removed 'graph' panel"]
+
+
+def steps(p: dict[str, Any]) -> list[tuple[str, float | None]]:
+    defaults = p["fieldConfig"]["defaults"]
+    assert defaults["thresholds"]["mode"] == "absolute"
+    return [(s["color"], s["value"]) for s in defaults["thresholds"]["steps"]]
+
+
+def test_thresholds_are_ranges_in_field_defaults_with_units() -> None:
+    perf, overview = committed()[PERFORMANCE], committed()[OVERVIEW]
+    creation = panel(perf, "Character Creation Performance")
+    assert steps(creation) == [("green", None), ("yellow", 240), ("red", 300)]
+    assert creation["fieldConfig"]["defaults"]["unit"] == "s"
+    level_up = panel(perf, "Level-up Performance")
+    assert steps(level_up) == [("green", None), ("yellow", 90), ("red", 120)]
+    users = panel(perf, "Active Users")["fieldConfig"]["defaults"]
+    assert (users["min"], users["max"]) == (0, 1000)
+    assert steps(panel(perf, "Active Users")) == [("green", None), ("yellow", 500), ("red", 800)]
+    response = panel(overview, "Response Time")
+    assert steps(response) == [("green", None), ("yellow", 1.5), ("red", 2)]
+    assert response["fieldConfig"]["defaults"]["custom"]["axisLabel"] == "Response time (seconds)"
+    assert steps(panel(overview, "System Health Overview")) == [("red", None), ("green", 1)]
+    for name, model in committed().items():
+        for p in panels(model):
+            if p["type"] not in {"row", "logs"}:
+                assert p["fieldConfig"]["defaults"]["unit"], (name, p["title"])
+
+
+def test_queries_are_aggregated_windowed_and_per_hour_where_the_seed_said_hour() -> None:
+    business = panel(committed()[OVERVIEW], "Business Metrics")
+    for target in business["targets"]:
+        assert target["expr"].startswith("sum(increase("), target["expr"]
+        assert target["expr"].endswith("[1h]))")
+    rate_ranges = re.compile(r"\brate\([^\[]*\[([^\]]+)\]")
+    increase_ranges = re.compile(r"\bincrease\([^\[]*\[([^\]]+)\]")
+    for query in all_queries():
+        expr = query.expr
+        assert "[5m]" not in expr, (query.where, expr)  # $__rate_interval, not a fixed 5m
+        assert set(rate_ranges.findall(expr)) <= {"$__rate_interval"}, (query.where, expr)
+        assert set(increase_ranges.findall(expr)) <= {"1h"}, (query.where, expr)
+        # Quantiles over every instance need the buckets summed, keeping le.
+        for inner in re.findall(r"histogram_quantile\([\d.]+, (.{12})", expr):
+            assert inner.startswith("sum by (le"), (query.where, expr)
+
+
+def test_app_panels_filter_by_the_job_and_instance_variables() -> None:
+    for name in (OVERVIEW, PERFORMANCE):
+        model = committed()[name]
+        variables = {v["name"]: v for v in model["templating"]["list"]}
+        assert set(variables) == {"job", "instance"}
+        for variable in variables.values():
+            assert variable["type"] == "query"
+            assert variable["datasource"] == {"type": "prometheus", "uid": "prometheus"}
+            assert variable["query"].startswith("label_values(")
+            assert variable["includeAll"] and variable["allValue"] == ".+"
+        for query in promql.queries(name, model):
+            app_metrics = promql.metric_names(query.promql) & sources.app_metric_names()
+            if app_metrics and query.where.startswith("panel"):
+                assert 'job=~"$job", instance=~"$instance"' in query.expr, query.where
+
+
+def test_every_panel_and_target_names_its_datasource_by_uid() -> None:
+    for name, model in committed().items():
+        for p in panels(model):
+            if p["type"] == "row":
+                continue
+            assert p["datasource"]["uid"] in {"prometheus", "elasticsearch"}, (name, p["title"])
+            for target in p["targets"]:
+                assert target["datasource"] == p["datasource"], (name, p["title"])
+
+
+def test_dashboards_link_to_each_other() -> None:
+    for name, model in committed().items():
+        assert "hero-foundry" in model["tags"], name
+        assert any(
+            link["type"] == "dashboards" and link["tags"] == ["hero-foundry"]
+            for link in model["links"]
+        ), name
+
+
+def test_the_added_panels_an_operator_expects_are_there() -> None:
+    titles = {name: {p["title"] for p in panels(m)} for name, m in committed().items()}
+    assert {
+        "Error ratio (5xx)",
+        "Requests in flight",
+        "Token cache hit ratio",
+        "Recent errors (logs)",
+    } <= titles[OVERVIEW]
+    assert {
+        "Database query time p95 by operation",
+        "Response size p95 by route",
+        "AI queries: answered and failed",
+        "AI answer time",
+        "Exports by format per hour",
+        "Edits and rule lookups per hour",
+        "Active users and sessions",
+        "Page views by page per hour",
+        "Web Vitals p75",
+        "Front-end wizard time",
+        "Wizard step durations p75",
+        "JavaScript errors per hour",
+        "Telemetry rejected",
+    } <= titles[PERFORMANCE]
+    assert {"CPU usage", "Memory usage", "Disk space free", "Network traffic"} <= titles[
+        INFRASTRUCTURE
+    ]
+    assert {"PostgreSQL up", "Redis up", "Rule evaluation failures"} <= titles[INFRASTRUCTURE]
+
+
+def test_slo_dashboard_reads_every_window_of_the_contract_recording_rules() -> None:
+    text = (DASHBOARDS / SLO).read_text()
+    for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d"):
+        assert f"job:slo_availability_errors:ratio_rate{window}" in text
+        assert f"job:slo_latency_slow:ratio_rate{window}" in text
+    assert "job:slo_availability:objective" in text and "job:slo_latency:objective" in text
+    remaining = panel(committed()[SLO], "Availability error budget remaining (30d)")
+    assert (
+        "avg_over_time(job:slo_availability_errors:ratio_rate5m" in remaining["targets"][0]["expr"]
+    )
+    assert slo.WINDOWS == ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+
+
+def test_disk_panel_uses_the_disk_space_low_alert_filesystem_filter() -> None:
+    """The disk panel and DiskSpaceLow ignore the same filesystems (tmpfs, overlay ...)."""
+    alerts = [
+        rule
+        for path in sorted(RULES.glob("*.yml"))
+        for group in (yaml.safe_load(path.read_text()) or {}).get("groups", [])
+        for rule in group.get("rules", [])
+        if rule.get("alert") == "DiskSpaceLow"
+    ]
+    if not alerts:
+        pytest.fail("no DiskSpaceLow alert in monitoring/prometheus/rules/")
+
+    def fstype_matchers(expr: str) -> set[tuple[str, str]]:
+        parser = promql._parser()
+        found: set[tuple[str, str]] = set()
+
+        def visit(node: Any) -> bool:
+            if (
+                isinstance(node, parser.VectorSelector)
+                and node.name == "node_filesystem_avail_bytes"
+            ):
+                found.update(
+                    (str(m.op), m.value) for m in node.matchers.matchers if m.name == "fstype"
+                )
+            return True
+
+        parser.walk(promql.parse(expr), visit)
+        return found
+
+    disk = panel(committed()[INFRASTRUCTURE], "Disk space free")["targets"][0]["expr"]
+    assert fstype_matchers(promql.to_promql(disk)) == fstype_matchers(alerts[0]["expr"]) != set()
+    assert infrastructure.FSTYPE_FILTER in disk
+
+
+# -- Provisioning ---------------------------------------------------------------------------
+
+
+def test_datasources_are_provisioned_with_the_uids_the_dashboards_use() -> None:
+    document = yaml.safe_load((PROVISIONING / "datasources" / "datasources.yml").read_text())
+    assert document["apiVersion"] == 1
+    by_uid = {d["uid"]: d for d in document["datasources"]}
+    assert by_uid["prometheus"]["type"] == "prometheus"
+    assert by_uid["prometheus"]["url"] == "http://prometheus:9090"
+    assert by_uid["prometheus"]["isDefault"] is True
+    assert by_uid["alertmanager"]["type"] == "alertmanager"
+    assert by_uid["alertmanager"]["url"] == "http://alertmanager:9093"
+    assert by_uid["alertmanager"]["jsonData"]["implementation"] == "prometheus"
+    elastic = by_uid["elasticsearch"]
+    assert (elastic["type"], elastic["url"]) == ("elasticsearch", "http://elasticsearch:9200")
+    assert elastic["jsonData"]["index"] == "hero-foundry-logs-*"
+    assert elastic["jsonData"]["timeField"] == "@timestamp"
+    # Credentials come from Grafana's environment, never from the file.
+    assert elastic["basicAuthUser"].startswith("$")
+    assert elastic["secureJsonData"]["basicAuthPassword"].startswith("$")
+    used = set().union(*(dashboards.datasource_uids(m) for m in committed().values()))
+    assert used <= set(by_uid)
+    assert used >= {"prometheus", "elasticsearch"}
+
+
+def test_an_unprovisioned_datasource_uid_is_reported() -> None:
+    model = committed()[OVERVIEW]
+    problems = dashboards.structure_problems(OVERVIEW, model, {"prometheus"})
+    assert problems == [
+        f"{OVERVIEW}: datasource uid 'elasticsearch' is not provisioned "
+        f"({dashboards.DATASOURCES_FILE})"
+    ]
+
+
+def test_dashboard_provider_reads_the_compose_mount() -> None:
+    document = yaml.safe_load((PROVISIONING / "dashboards" / "dashboards.yml").read_text())
+    (provider,) = document["providers"]
+    assert provider["type"] == "file"
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert provider["allowUiUpdates"] is False
+
+
+# -- PromQL ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        unavailable("promtool", "install the Debian package prometheus")
+    return path
+
+
+def promtool_check(promtool: str, tmp_path: Path, exprs: list[str]) -> subprocess.CompletedProcess:
+    rules = [{"record": f"dashboard:query_{i}", "expr": e} for i, e in enumerate(exprs)]
+    path = tmp_path / "dashboard_queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    return subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_every_query_parses_with_prometheus_own_parser(promtool: str, tmp_path: Path) -> None:
+    """Each query, variables substituted, becomes a recording rule promtool must accept."""
+    queries = all_queries()
+    assert len(queries) > 100
+    result = promtool_check(promtool, tmp_path, [q.promql for q in queries])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(queries)} rules found" in result.stdout
+
+
+def test_promtool_rejects_a_broken_query(promtool: str, tmp_path: Path) -> None:
+    broken = promql.to_promql(
+        'sum by (job) (rate(http_requests_total{job=~"$job"}[$__rate_interval])'
+    )
+    result = promtool_check(promtool, tmp_path, ["up", broken])
+    assert result.returncode != 0
+    assert "dashboard:query_1" in result.stdout + result.stderr or "parse" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("expr", "promql_text"),
+    [
+        ("rate(x[$__rate_interval])", "rate(x[5m])"),
+        ('x{job=~"$job", instance=~"${instance}"}', 'x{job=~".+", instance=~".+"}'),
+        ('x{job=~"${job:regex}"}', 'x{job=~".+"}'),
+        ('x{job=~"[[job]]"}', 'x{job=~".+"}'),
+        ("increase(x[$__range])", "increase(x[1h])"),
+        (
+            'label_values(http_requests_total{job=~"$job"}, instance)',
+            'http_requests_total{job=~".+"}',
+        ),
+        ("label_values(job)", "up"),
+    ],
+)
+def test_grafana_variables_are_substituted(expr: str, promql_text: str) -> None:
+    assert promql.to_promql(expr) == promql_text
+
+
+@pytest.mark.parametrize(
+    ("expr", "names"),
+    [
+        (
+            'sum by (job, status) (rate(http_requests_total{status=~"5..", job="x"}[5m]))',
+            {"http_requests_total"},
+        ),
+        (
+            "histogram_quantile(0.95, sum by (le) (rate(a_bucket[5m]))) > on (job) group_left "
+            "(instance) b",
+            {"a_bucket", "b"},
+        ),
+        ('label_replace(up, "dst", "$1", "src", "(.*)")', {"up"}),
+        ('{__name__="node_load1", instance="rate"}', {"node_load1"}),
+        (
+            "avg_over_time(job:slo_x:ratio_rate5m[30d]) / (1 - job:slo:objective)",
+            {
+                "job:slo_x:ratio_rate5m",
+                "job:slo:objective",
+            },
+        ),
+        (
+            "max_over_time(count without (cpu) (c)[5m:1m] offset 1h) + vector(1) * scalar(d)",
+            {
+                "c",
+                "d",
+            },
+        ),
+        ('sum(x{le="2.0"}) by (job) or absent(y) unless on () vector(time())', {"x", "y"}),
+    ],
+)
+def test_metric_names_come_from_selectors_only(expr: str, names: set[str]) -> None:
+    assert promql.metric_names(expr) == names
+
+
+def test_metric_names_refuses_broken_queries_and_name_patterns() -> None:
+    with pytest.raises(promql.PromQLError, match="does not parse"):
+        promql.metric_names("sum(rate(x[5m])")
+    with pytest.raises(promql.PromQLError, match="does not parse"):
+        promql.metric_names(promql.substitute("x[$job]"))  # a variable outside a matcher
+    with pytest.raises(promql.PromQLError, match="pattern"):
+        promql.metric_names('{__name__=~"node_.*"}')
+
+
+def test_every_query_is_found_panels_variables_and_annotations() -> None:
+    where = {q.where.split(" ")[0] for q in all_queries()}
+    assert where == {"panel", "variable", "annotation"}
+    # Elasticsearch's Lucene query is not PromQL and is not collected as such.
+    assert not [q for q in all_queries() if "log.level" in q.expr]
+
+
+# -- Every metric is produced by something --------------------------------------------------
+
+
+def test_app_metric_names_include_series_suffixes_collectors_and_scrape_time_gauges() -> None:
+    names = sources.app_metric_names()
+    assert {
+        "http_requests_total",
+        "http_requests_created",
+        "http_request_duration_seconds_bucket",
+        "http_request_duration_seconds_count",
+        "http_request_duration_seconds_sum",
+        "active_users_current",
+        "active_sessions_current",
+        "process_cpu_seconds_total",
+        "python_info",
+    } <= names
+    assert "http_requests" not in names and "http_request_duration_seconds" not in names
+
+
+def test_exposition_names_are_kept_as_written() -> None:
+    text = (
+        "# TYPE pg_stat_database_xact_commit counter\n"
+        'pg_stat_database_xact_commit{datname="x"} 3\n'
+        "node_load1 0.5\n"
+    )
+    assert sources.exposition_names(text) == {"pg_stat_database_xact_commit", "node_load1"}
+
+
+@pytest.fixture(scope="module")
+def scraped() -> sources.Scraped:
+    """The real node, postgres and redis exporters, Prometheus and Alertmanager, started on free
+    loopback ports, scraped once, and stopped."""
+    result = sources.scrape_live()
+    if result.missing:
+        unavailable("exporters", "; ".join(f"{job}: {why}" for job, why in result.missing.items()))
+    return result
+
+
+@pytest.fixture(scope="module")
+def known(scraped: sources.Scraped) -> Known:
+    return Known(
+        {
+            "app": sources.app_metric_names(),
+            "recording rules": sources.recording_rule_names(RULES),
+            "prometheus (synthetic series)": set(sources.PROMETHEUS_SYNTHETIC),
+            **scraped.names,
+        },
+        {},
+    )
+
+
+def test_every_metric_a_query_reads_is_produced(known: Known) -> None:
+    problems = [
+        problem
+        for name, model in committed().items()
+        for problem in dashboards.query_problems(name, model, known)
+    ]
+    assert problems == []
+
+
+def test_exporter_metrics_come_from_the_exporter_of_their_job(known: Known) -> None:
+    expected = {"node_": "node-exporter", "pg_": "postgresql", "redis_": "redis"}
+    seen: set[str] = set()
+    for query in all_queries():
+        for metric in promql.metric_names(query.promql):
+            for prefix, job in expected.items():
+                if metric.startswith(prefix):
+                    assert metric in known.by_source[job], (metric, job)
+                    seen.add(job)
+    assert seen == set(expected.values())
+
+
+def test_slo_and_cache_queries_read_recording_rules(known: Known) -> None:
+    recorded = {
+        metric
+        for query in all_queries()
+        for metric in promql.metric_names(query.promql)
+        if known.source_of(metric) == "recording rules"
+    }
+    assert {
+        "cache_hit_ratio",
+        "job:http_requests:rate5m",
+        "job:slo_availability:objective",
+        "job:slo_latency:objective",
+        *(f"job:slo_availability_errors:ratio_rate{w}" for w in slo.WINDOWS),
+        *(f"job:slo_latency_slow:ratio_rate{w}" for w in slo.WINDOWS),
+    } <= recorded
+
+
+def test_a_metric_nothing_produces_is_reported(known: Known) -> None:
+    model = committed()[OVERVIEW]
+    model["panels"][1]["targets"][0]["expr"] = 'sum(rate(http_request_totl{job=~"$job"}[5m]))'
+    problems = dashboards.query_problems(OVERVIEW, model, known)
+    assert len(problems) == 1
+    assert "http_request_totl is produced by nothing we know" in problems[0]
+
+
+def test_check_reports_nothing_for_the_committed_dashboards(known: Known) -> None:
+    assert dashboards.check(ROOT, known=known) == []
