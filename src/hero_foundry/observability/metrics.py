@@ -13,7 +13,35 @@ processes, ``PROMETHEUS_MULTIPROC_DIR`` switches prometheus_client to multiproce
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Callable, Iterable
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+
+
+class _BeforeCollect(Collector):
+    """Runs its hooks whenever the default registry is collected, before any metric below is read.
+
+    Registered ahead of every metric of this module, so a hook that brings metrics up to date
+    (the HTTP middleware's pending counts, see middleware.py) runs first on every path that reads
+    them: ``/metrics``, ``generate_latest`` and ``REGISTRY.get_sample_value`` alike.
+    """
+
+    def __init__(self) -> None:
+        self.hooks: list[Callable[[], None]] = []
+
+    def describe(self) -> Iterable[Metric]:
+        return ()
+
+    def collect(self) -> Iterable[Metric]:
+        for hook in self.hooks:
+            hook()
+        return ()
+
+
+BEFORE_COLLECT = _BeforeCollect()
+REGISTRY.register(BEFORE_COLLECT)
 
 # -- HTTP (RED) -------------------------------------------------------------------------------
 #: Buckets resolving the seed's 2 s response-time threshold (boundaries at 1.5, 2 and 2.5 s).
