@@ -353,7 +353,10 @@ def test_datasources_are_provisioned_with_the_uids_the_dashboards_use() -> None:
     assert by_uid["alertmanager"]["url"] == "http://alertmanager:9093"
     assert by_uid["alertmanager"]["jsonData"]["implementation"] == "prometheus"
     elastic = by_uid["elasticsearch"]
-    assert (elastic["type"], elastic["url"]) == ("elasticsearch", "http://elasticsearch:9200")
+    # TLS, verified against the log stack's CA, like Logstash and Kibana.
+    assert (elastic["type"], elastic["url"]) == ("elasticsearch", "https://elasticsearch:9200")
+    assert elastic["jsonData"]["tlsAuthWithCACert"] is True
+    assert elastic["secureJsonData"]["tlsCACert"].startswith("$__file{")
     assert elastic["jsonData"]["index"] == "hero-foundry-logs-*"
     assert elastic["jsonData"]["timeField"] == "@timestamp"
     # Credentials come from Grafana's environment, never from the file.
@@ -588,3 +591,102 @@ def test_a_metric_nothing_produces_is_reported(known: Known) -> None:
 
 def test_check_reports_nothing_for_the_committed_dashboards(known: Known) -> None:
     assert dashboards.check(ROOT, known=known) == []
+
+
+# -- The figures the panels compute ---------------------------------------------------------
+
+API = 'job="fastapi-backend", method="GET", endpoint="/api/characters"'
+
+
+def target(dashboard: str, title: str, legend: str) -> str:
+    """A panel query as Prometheus receives it with $job = fastapi-backend and every instance."""
+    (found,) = [
+        t for t in panel(committed()[dashboard], title)["targets"] if t["legendFormat"] == legend
+    ]
+    return promql.to_promql(found["expr"], {"job": "fastapi-backend", "instance": ".+"})
+
+
+def test_panels_compute_the_right_figures_on_known_series(promtool: str, tmp_path: Path) -> None:
+    """promtool evaluates panel queries, with the repository's recording rules, on two hours of
+    synthetic traffic: 0.05 % errors, 1 % of requests slower than 2 s, a character a minute,
+    42 active users reported by both replicas."""
+    cases = [
+        # 5 errors in 10 000 requests a minute: 0.05 %, not the seed's "each 5xx series / itself".
+        (target(OVERVIEW, "Error ratio (5xx)", "{{job}}"), '{job="fastapi-backend"}', 0.0005),
+        # One character a minute is 60 an hour (the seed's rate() said 0.0167).
+        (target(OVERVIEW, "Business Metrics", "Characters Created/Hour"), "{}", 60),
+        # Both replicas report the same shared figure: the panel shows it once, not twice.
+        (target(PERFORMANCE, "Active Users", "Active Users"), "{}", 42),
+        # 0.05 % errors against a 99.9 % objective burn the budget at half speed...
+        (
+            target(SLO, "Availability burn rate by window", "1h"),
+            '{job="fastapi-backend"}',
+            0.5,
+        ),
+        # ...so half of it remains.
+        (
+            target(SLO, "Availability error budget remaining (30d)", "remaining"),
+            '{job="fastapi-backend"}',
+            0.5,
+        ),
+        # 1 % slower than 2 s against a 99 % objective: burn rate 1.
+        (target(SLO, "Latency burn rate by window", "6h"), '{job="fastapi-backend"}', 1),
+    ]
+    series = [
+        (f'http_requests_total{{{API}, instance="backend-1:8000", status="200"}}', "0+9995x120"),
+        (f'http_requests_total{{{API}, instance="backend-1:8000", status="500"}}', "0+5x120"),
+        (
+            f'http_request_duration_seconds_bucket{{{API}, instance="backend-1:8000", le="2.0"}}',
+            "0+9900x120",
+        ),
+        (
+            f'http_request_duration_seconds_bucket{{{API}, instance="backend-1:8000", le="+Inf"}}',
+            "0+10000x120",
+        ),
+        (
+            f'http_request_duration_seconds_count{{{API}, instance="backend-1:8000"}}',
+            "0+10000x120",
+        ),
+        ('characters_created_total{job="fastapi-backend", instance="backend-1:8000"}', "0+1x120"),
+        ('active_users_current{job="fastapi-backend", instance="backend-1:8000"}', "42x120"),
+        ('active_users_current{job="fastapi-backend", instance="backend-2:8000"}', "42x120"),
+    ]
+    document = {
+        "rule_files": [str(p) for p in sorted(RULES.glob("*.yml"))],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series],
+                "promql_expr_test": [
+                    {
+                        # Rounded to 1e-4: 0.0005 / (1 - 0.999) is 0.49999999999999944 in floats.
+                        "expr": f"round({expr}, 0.0001)",
+                        "eval_time": "2h",
+                        "exp_samples": [{"labels": labels, "value": value}],
+                    }
+                    for expr, labels, value in cases
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "dashboard_figures_test.yml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    result = subprocess.run(
+        [promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # The same check fails on a wrong figure: the seed's per-second "per hour".
+    document["tests"][0]["promql_expr_test"] = [
+        {
+            "expr": 'sum(rate(characters_created_total{job="fastapi-backend"}[1h]))',
+            "eval_time": "2h",
+            "exp_samples": [{"labels": "{}", "value": 60}],
+        }
+    ]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    wrong = subprocess.run(
+        [promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert wrong.returncode != 0

@@ -9,7 +9,7 @@ Prometheus' own grammar) when it is installed. The test suite also hands every q
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +49,9 @@ class Query:
         return to_promql(self.expr)
 
 
-def substitute(expr: str) -> str:
-    """Replace Grafana variables: intervals by durations, template variables by ``.+``.
+def substitute(expr: str, values: Mapping[str, str] | None = None) -> str:
+    """Replace Grafana variables: intervals by durations, template variables by ``values``
+    (by default ``.+``, "All").
 
     A template variable is only meant for a label matcher's value (``job=~"$job"``), where
     ``.+`` is a valid regular expression; anywhere else the result does not parse, which is
@@ -59,18 +60,18 @@ def substitute(expr: str) -> str:
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2) or match.group(3)
-        return BUILTIN.get(name, ".+")
+        return BUILTIN.get(name) or (values or {}).get(name, ".+")
 
     return _VARIABLE.sub(replace, expr)
 
 
-def to_promql(expr: str) -> str:
+def to_promql(expr: str, values: Mapping[str, str] | None = None) -> str:
     """The PromQL inside a query: ``label_values(sel, label)`` becomes ``sel`` (``up`` when
     there is no selector), everything else stays; then :func:`substitute`."""
     match = _LABEL_VALUES.match(expr)
     if match:
         expr = match.group("selector") or "up"
-    return substitute(expr)
+    return substitute(expr, values)
 
 
 def _parser() -> Any:
