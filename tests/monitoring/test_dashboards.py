@@ -54,6 +54,15 @@ def every_key(node: Any) -> set[str]:
     return set()
 
 
+@pytest.fixture(scope="module")
+def parser() -> None:
+    """promql-parser reads the queries' syntax trees (metric names, checks)."""
+    try:
+        promql._parser()
+    except RuntimeError as exc:
+        unavailable("promql-parser", exc)
+
+
 def all_queries() -> list[promql.Query]:
     return [q for name, model in committed().items() for q in promql.queries(name, model)]
 
@@ -95,6 +104,7 @@ def test_a_changed_missing_or_leftover_file_is_reported(tmp_path: Path) -> None:
     assert any("old-dashboard.json" in p for p in problems)
 
 
+@pytest.mark.usefixtures("parser")
 def test_check_command_exits_non_zero_listing_stale_files(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "monitoring" / "grafana", tmp_path / "monitoring" / "grafana")
     command = [sys.executable, "-m", "hero_foundry.monitoring.dashboards", "--check", "--offline"]
@@ -228,6 +238,7 @@ def test_queries_are_aggregated_windowed_and_per_hour_where_the_seed_said_hour()
             assert inner.startswith("sum by (le"), (query.where, expr)
 
 
+@pytest.mark.usefixtures("parser")
 def test_app_panels_filter_by_the_job_and_instance_variables() -> None:
     for name in (OVERVIEW, PERFORMANCE):
         model = committed()[name]
@@ -305,6 +316,7 @@ def test_slo_dashboard_reads_every_window_of_the_contract_recording_rules() -> N
     assert slo.WINDOWS == ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 
+@pytest.mark.usefixtures("parser")
 def test_disk_panel_uses_the_disk_space_low_alert_filesystem_filter() -> None:
     """The disk panel and DiskSpaceLow ignore the same filesystems (tmpfs, overlay ...)."""
     alerts = [
@@ -472,10 +484,12 @@ def test_grafana_variables_are_substituted(expr: str, promql_text: str) -> None:
         ('sum(x{le="2.0"}) by (job) or absent(y) unless on () vector(time())', {"x", "y"}),
     ],
 )
+@pytest.mark.usefixtures("parser")
 def test_metric_names_come_from_selectors_only(expr: str, names: set[str]) -> None:
     assert promql.metric_names(expr) == names
 
 
+@pytest.mark.usefixtures("parser")
 def test_metric_names_refuses_broken_queries_and_name_patterns() -> None:
     with pytest.raises(promql.PromQLError, match="does not parse"):
         promql.metric_names("sum(rate(x[5m])")
@@ -531,7 +545,7 @@ def scraped() -> sources.Scraped:
 
 
 @pytest.fixture(scope="module")
-def known(scraped: sources.Scraped) -> Known:
+def known(parser: None, scraped: sources.Scraped) -> Known:
     return Known(
         {
             "app": sources.app_metric_names(),
