@@ -93,20 +93,24 @@ PART_OF = {"app.kubernetes.io/part-of": "hero-foundry"}
 
 @dataclass(frozen=True)
 class ScrapeJob:
-    """One scrape job of prometheus.yml, served in the cluster by a Service we deploy."""
+    """One scrape job of prometheus.yml, as a ServiceMonitor selecting a Service."""
 
     job: str  # the job label the rules and dashboards select
     component: str  # app.kubernetes.io/component of its Service
-    port: int
+    port: str  # the Service port's name
     interval: str
     bearer: bool  # /metrics needs the metrics token
+    deployed: bool = True  # these manifests deploy the Service
 
 
 #: The Service-backed jobs (node-exporter, prometheus and alertmanager come with the chart).
 SCRAPE_JOBS = (
-    ScrapeJob("fastapi-backend", "api", 8000, "10s", bearer=True),
-    ScrapeJob("postgresql", "postgres-exporter", 9187, "30s", bearer=False),
-    ScrapeJob("redis", "redis-exporter", 9121, "30s", bearer=False),
+    ScrapeJob("fastapi-backend", "api", "http", "10s", bearer=True),
+    # The web tier (frontend-1:3000 under Compose) is not part of these manifests: its own
+    # Service (labels below, a port named http) is picked up when it is deployed.
+    ScrapeJob("react-frontend", "web", "http", "10s", bearer=True, deployed=False),
+    ScrapeJob("postgresql", "postgres-exporter", "metrics", "30s", bearer=False),
+    ScrapeJob("redis", "redis-exporter", "metrics", "30s", bearer=False),
 )
 
 
@@ -271,7 +275,7 @@ def _app_labels(component: str) -> dict[str, str]:
 
 def service_monitor(job: ScrapeJob) -> dict[str, Any]:
     endpoint: dict[str, Any] = {
-        "port": "http" if job.component == "api" else "metrics",
+        "port": job.port,
         "path": "/metrics",
         "interval": job.interval,
     }
@@ -364,6 +368,17 @@ def api_manifests() -> list[dict[str, Any]]:
             {"name": "data", "mountPath": "/var/lib/hero-foundry"},
         ],
     }
+    # The schema first: every new pod runs the migrations up to its own version. Two pods
+    # starting together may race; the loser's init container fails, is restarted and finds
+    # the schema up to date.
+    migrate = {
+        "name": "migrate",
+        "image": APP_IMAGE,
+        "args": ["db", "upgrade"],
+        "env": container["env"],
+        "securityContext": container["securityContext"],
+        "volumeMounts": container["volumeMounts"],
+    }
     volumes = [
         {
             "name": "secrets",
@@ -388,6 +403,7 @@ def api_manifests() -> list[dict[str, Any]]:
                 "runAsGroup": APP_UID,
                 "fsGroup": APP_UID,
             },
+            initContainers=[migrate],
             volumes=volumes,
         ),
         _service("hero-foundry-api", "api", "http", 8000),
