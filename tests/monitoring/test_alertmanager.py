@@ -402,6 +402,18 @@ def test_a_config_naming_an_undefined_template_is_caught(amtool: str, tmp_path: 
     assert len(failures) == 1 and failures[0].startswith("slack.headline:"), failures
 
 
+def test_a_template_that_fails_when_sent_is_caught(amtool: str, tmp_path: Path) -> None:
+    """Valid syntax, so check-config accepts it, but rendering it fails (as sending would)."""
+    copy = tmp_path / "alertmanager"
+    shutil.copytree(ALERTMANAGER_DIR, copy)
+    slack = copy / "templates" / "slack.tmpl"
+    slack.write_text(slack.read_text().replace("{{ $color -}}", "{{ .Colour }}{{ $color -}}", 1))
+    assert run(amtool, "check-config", str(copy / "alertmanager.yml")).returncode == 0
+    failures = unrenderable_templates(amtool, copy / "alertmanager.yml", tmp_path)
+    assert len(failures) == 1 and failures[0].startswith("slack.color:"), failures
+    assert "Colour" in failures[0]
+
+
 # -- live: a real Alertmanager delivering to local Slack / PagerDuty / webhook / SMTP servers ---
 class Recorder:
     """Everything the local servers received, with a bounded wait for what a test expects."""
