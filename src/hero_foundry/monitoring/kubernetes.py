@@ -137,6 +137,9 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         return super().increase_indent(flow, False)
 
+    def ignore_aliases(self, data: Any) -> bool:  # spell out shared values, no &id001 anchors
+        return True
+
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     style = "|" if "\n" in data else None
@@ -479,8 +482,10 @@ def chart_values(alertmanager_secret_files: Iterable[str]) -> str:
         (
             "An HA pair: both replicas scrape everything and evaluate every rule; the operator\n"
             "labels them prometheus_replica and drops that label from the alerts, so Alertmanager\n"
-            "deduplicates them. Rules and ServiceMonitors are selected by the chart's release\n"
-            "label in every namespace, ours and the chart's alike.",
+            "deduplicates them. Each keeps 15 days (as Compose) on its own volume: the SLO\n"
+            "alerts read windows of up to 3 days, which a restart must not wipe.\n"
+            "Rules and ServiceMonitors are selected by the chart's release label in every\n"
+            "namespace, ours and the chart's alike.",
             {
                 "prometheus": {
                     "serviceMonitor": {"relabelings": [job_relabeling("prometheus")]},
@@ -489,6 +494,15 @@ def chart_values(alertmanager_secret_files: Iterable[str]) -> str:
                         "podAntiAffinity": "soft",
                         "scrapeInterval": "15s",
                         "evaluationInterval": "15s",
+                        "retention": "15d",
+                        "storageSpec": {
+                            "volumeClaimTemplate": {
+                                "spec": {
+                                    "accessModes": ["ReadWriteOnce"],
+                                    "resources": {"requests": {"storage": "50Gi"}},
+                                }
+                            }
+                        },
                         "externalLabels": dict(EXTERNAL_LABELS),
                         "ruleSelectorNilUsesHelmValues": False,
                         "ruleSelector": {"matchLabels": dict(SELECTOR_LABELS)},
@@ -525,6 +539,9 @@ def chart_values(alertmanager_secret_files: Iterable[str]) -> str:
                             "enabled": True,
                             "defaultDatasourceEnabled": True,
                             "uid": "prometheus",
+                            # As Compose's datasource: the longest scrape interval, so that
+                            # $__rate_interval spans four scrapes of every job.
+                            "defaultDatasourceScrapeInterval": "30s",
                             "alertmanager": {"enabled": True, "uid": "alertmanager"},
                         },
                     },
