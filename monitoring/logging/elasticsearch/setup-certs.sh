@@ -50,6 +50,7 @@ YAML
 fi
 
 if [ ! -f logstash/logstash.pkcs8.key ]; then
+  command -v openssl >/dev/null 2>&1 || { say "openssl is needed to convert the Logstash key"; exit 1; }
   openssl pkcs8 -topk8 -nocrypt -in logstash/logstash.key -out logstash/logstash.pkcs8.key
 fi
 
