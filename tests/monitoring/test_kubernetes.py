@@ -280,6 +280,34 @@ def test_service_monitor_selects_a_service_port_and_sets_the_job(job: k8s.Scrape
     assert k8s.DROP_ENDPOINT in endpoint["relabelings"] or endpoint.get("honorLabels") is True
 
 
+def test_every_scrape_job_of_prometheus_yml_has_its_counterpart() -> None:
+    """Same job name, interval, path and token in the cluster as in prometheus.yml (the rules'
+    job selectors and TargetMissing's list of jobs depend on it)."""
+    config = yaml.safe_load((ROOT / "monitoring/prometheus/prometheus.yml").read_text())
+    default_interval = config["global"]["scrape_interval"]
+    chart = values()
+    ours = {}
+    for monitor in of_kind("ServiceMonitor"):
+        (endpoint,) = monitor["spec"]["endpoints"]
+        ours[endpoint["relabelings"][0]["replacement"]] = endpoint
+    assert config["scrape_configs"]
+    for job in config["scrape_configs"]:
+        name, interval = job["job_name"], job.get("scrape_interval", default_interval)
+        if name in ours:
+            endpoint = ours[name]
+            assert endpoint["interval"] == interval, name
+            assert endpoint["path"] == job.get("metrics_path", "/metrics"), name
+            assert ("authorization" in endpoint) == ("authorization" in job), name
+        elif name in ("prometheus", "alertmanager"):  # the chart's, renamed
+            assert k8s.job_relabeling(name) in chart[name]["serviceMonitor"]["relabelings"]
+            assert chart["prometheus"]["prometheusSpec"]["scrapeInterval"] == interval, name
+        elif name == "node-exporter":  # the chart's, job label node-exporter already
+            monitor = chart["prometheus-node-exporter"]["prometheus"]["monitor"]
+            assert monitor["interval"] == interval
+        else:
+            pytest.fail(f"job {name} of prometheus.yml has nothing in the cluster")
+
+
 def test_api_scrape_carries_the_metrics_token_the_api_reads() -> None:
     (monitor,) = [
         d for d in of_kind("ServiceMonitor") if d["metadata"]["name"] == "fastapi-backend"

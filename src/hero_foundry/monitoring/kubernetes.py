@@ -572,8 +572,12 @@ def chart_values(alertmanager_secret_files: Iterable[str]) -> str:
         ),
         (
             "node-exporter is the chart's DaemonSet; its ServiceMonitor already sets\n"
-            'job="node-exporter", the job name our rules and dashboards use.',
-            {"nodeExporter": {"enabled": True}},
+            'job="node-exporter", the job name our rules and dashboards use; every 30s, as in\n'
+            "prometheus.yml.",
+            {
+                "nodeExporter": {"enabled": True},
+                "prometheus-node-exporter": {"prometheus": {"monitor": {"interval": "30s"}}},
+            },
         ),
     ]
     out = [
