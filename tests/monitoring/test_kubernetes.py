@@ -103,10 +103,18 @@ def test_a_new_dashboard_needs_a_configmap_and_a_removed_one_leaves_none(copy: P
     assert k8s.check(copy) == []
 
 
-def test_a_hand_edited_manifest_is_stale(copy: Path) -> None:
+def test_a_hand_edited_or_hand_added_manifest_is_stale(copy: Path) -> None:
     target = copy / k8s.MANIFESTS / "servicemonitors.yaml"
     target.write_text(target.read_text().replace("interval: 10s", "interval: 1m"))
-    assert k8s.check(copy) == [f"{k8s.MANIFESTS.as_posix()}/servicemonitors.yaml"]
+    (copy / k8s.MANIFESTS / "extra.yaml").write_text("kind: ConfigMap\n")
+    (copy / k8s.OUTPUT / "README.md").write_text("Not generated: left alone.\n")
+    assert k8s.check(copy) == [
+        f"{k8s.MANIFESTS.as_posix()}/extra.yaml",
+        f"{k8s.MANIFESTS.as_posix()}/servicemonitors.yaml",
+    ]
+    k8s.write(copy)
+    assert k8s.check(copy) == []
+    assert (copy / k8s.OUTPUT / "README.md").is_file()
 
 
 # -- The sources' own text -------------------------------------------------------------------

@@ -83,8 +83,6 @@ VALUES = OUTPUT / "values-kube-prometheus-stack.yaml"
 RULES_DIR = Path("monitoring/prometheus/rules")
 ALERTMANAGER_DIR = Path("monitoring/alertmanager")
 DASHBOARDS_DIR = Path("monitoring/grafana/dashboards")
-#: Hand-written files in OUTPUT that the generator leaves alone.
-HAND_WRITTEN = frozenset({OUTPUT / "README.md"})
 
 COMMAND = "python -m hero_foundry.monitoring.kubernetes"
 GENERATOR = "src/hero_foundry/monitoring/kubernetes.py"
@@ -652,9 +650,9 @@ def render_all(repo_root: Path) -> dict[Path, str]:
 
 
 def _on_disk(root: Path) -> set[Path]:
-    """The generated files present under OUTPUT (hand-written ones excepted)."""
-    found = {p.relative_to(root) for p in (root / OUTPUT).rglob("*") if p.is_file()}
-    return found - HAND_WRITTEN
+    """The files under MANIFESTS, which belong to the generator (anything else in OUTPUT, a
+    README say, is left alone)."""
+    return {p.relative_to(root) for p in (root / MANIFESTS).rglob("*") if p.is_file()}
 
 
 def check(repo_root: Path) -> list[str]:
