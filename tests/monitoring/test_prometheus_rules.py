@@ -518,25 +518,26 @@ def prometheus(tmp_path: Path) -> Iterator[str]:
     config_file = tmp_path / "prometheus.yml"
     config_file.write_text(yaml.safe_dump(config))
     port = _free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config_file}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("w"),
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
+    with (tmp_path / "prometheus.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config_file}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def test_prometheus_loads_every_rule_group_and_knows_its_alertmanager(prometheus: str) -> None:
@@ -550,7 +551,7 @@ def test_prometheus_loads_every_rule_group_and_knows_its_alertmanager(prometheus
         )
 
     rules = _poll(f"{prometheus}/api/v1/rules", evaluated, deadline)
-    assert rules is not None, "Prometheus did not answer"
+    assert rules is not None, "Prometheus did not answer (its log: prometheus.log in tmp_path)"
     assert {g["name"] for g in rules["groups"]} == expected_groups
     unhealthy = {
         (g["name"], rule["name"], rule.get("lastError"))
@@ -569,6 +570,7 @@ def test_prometheus_loads_every_rule_group_and_knows_its_alertmanager(prometheus
         lambda data: data["activeAlertmanagers"],
         deadline,
     )
+    assert alertmanagers is not None
     assert alertmanagers["activeAlertmanagers"] == [
         {"url": "http://alertmanager:9093/api/v2/alerts"}
     ]
