@@ -75,5 +75,7 @@ need_tool amtool prometheus-alertmanager
 need_tool prometheus-node-exporter prometheus-node-exporter
 need_tool prometheus-postgres-exporter prometheus-postgres-exporter
 need_tool prometheus-redis-exporter prometheus-redis-exporter
+# kubectl builds the generated kustomization and dry-runs the documented secrets.
+need_tool kubectl kubernetes-client
 
 exit $status
