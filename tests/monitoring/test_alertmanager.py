@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hero_foundry.monitoring import check
 from tests.conftest import unavailable
 
 REPO = Path(__file__).parents[2]
@@ -117,6 +118,8 @@ templates:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+# Running amtool over the routing and template cases is hero_foundry.monitoring.check's job (the
+# `hero-foundry monitoring check` command uses the same functions); these tests drive it.
 def binary(name: str, hint: str) -> str:
     path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
     if path is None:
@@ -126,7 +129,7 @@ def binary(name: str, hint: str) -> str:
 
 @pytest.fixture(scope="module")
 def amtool() -> str:
-    return binary("amtool", "install the Debian package prometheus-alertmanager")
+    return binary("amtool", check.AMTOOL.hint)
 
 
 @pytest.fixture(scope="module")
@@ -134,101 +137,13 @@ def alertmanager_binary() -> str:
     return binary("prometheus-alertmanager", "install the Debian package prometheus-alertmanager")
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=cwd)
-
-
-def route_test(amtool: str, config: Path, labels: dict[str, str], receivers: list[str]):
-    return run(
-        amtool,
-        "config",
-        "routes",
-        "test",
-        f"--config.file={config}",
-        f"--verify.receivers={','.join(receivers)}",
-        *(f"{name}={value}" for name, value in labels.items()),
-    )
-
-
-def render(
-    amtool: str, text: str, data: dict[str, Any], tmp_path: Path, *, glob: str, kind: str = "text"
-) -> subprocess.CompletedProcess[str]:
-    data_file = tmp_path / f"data-{abs(hash(text))}.json"
-    data_file.write_text(json.dumps(data))
-    return run(
-        amtool,
-        "template",
-        "render",
-        f"--template.glob={glob}",
-        f"--template.text={text}",
-        f"--template.data={data_file}",
-        f"--template.type={kind}",
-    )
-
-
-def problems_of(case: dict[str, Any], output: str) -> list[str]:
-    """What is wrong with a template case's output (nothing when it passes)."""
-    problems = []
-    if "equals" in case and output != case["equals"]:
-        problems.append(f"expected exactly {case['equals']!r}, got {output!r}")
-    problems += [f"missing {s!r}" for s in case.get("contains", []) if s not in output]
-    problems += [f"unexpected {s!r}" for s in case.get("excludes", []) if s in output]
-    return problems
-
-
-def case_text(case: dict[str, Any]) -> str:
-    return case.get("text") or f'{{{{ template "{case["template"]}" . }}}}'
-
-
-def defined_templates(glob_dir: Path) -> set[str]:
-    names: set[str] = set()
-    for path in sorted(glob_dir.glob("*.tmpl")):
-        names |= set(re.findall(r'{{-?\s*define\s+"([^"]+)"', path.read_text()))
-    return names
-
-
-def referenced_templates(config: Any, key: str = "") -> set[tuple[str, str]]:
-    """(template name, "html" or "text") for every {{ template "x" }} in a configuration."""
-    if isinstance(config, dict):
-        return set().union(*(referenced_templates(v, k) for k, v in config.items()))
-    if isinstance(config, list):
-        return set().union(*(referenced_templates(v, key) for v in config))
-    if isinstance(config, str):
-        kind = "html" if key == "html" else "text"
-        return {(name, kind) for name in re.findall(r'{{-?\s*template\s+"([^"]+)"', config)}
-    return set()
-
-
-def unrenderable_templates(amtool: str, config_file: Path, tmp_path: Path) -> list[str]:
-    """Templates the configuration names that fail to render with its own template files."""
-    config = yaml.safe_load(config_file.read_text())
-    globs = [
-        str(config_file.parent / pattern) if not Path(pattern).is_absolute() else pattern
-        for pattern in config.get("templates", [])
-    ]
-    sample = TEMPLATE_CASES["samples"]["service-down-firing"]
-    failures = []
-    for name, kind in sorted(referenced_templates(config)):
-        args = [f"--template.glob={g}" for g in globs] or ["--template.glob=/nonexistent/*.tmpl"]
-        data_file = tmp_path / "sample.json"
-        data_file.write_text(json.dumps(sample))
-        result = run(
-            amtool,
-            "template",
-            "render",
-            *args,
-            f'--template.text={{{{ template "{name}" . }}}}',
-            f"--template.data={data_file}",
-            f"--template.type={kind}",
-        )
-        if result.returncode != 0 or not result.stdout.strip():
-            failures.append(f"{name}: {result.stderr.strip()}")
-    return failures
+#: The sample every template the configuration names is rendered against.
+RENDER_SAMPLE = TEMPLATE_CASES["samples"][check.RENDER_SAMPLE]
 
 
 # -- configuration ------------------------------------------------------------------------------
 def test_config_passes_amtool_check_config(amtool: str) -> None:
-    result = run(amtool, "check-config", str(CONFIG))
+    result = check.run(amtool, "check-config", str(CONFIG))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
@@ -237,7 +152,7 @@ def test_check_config_refuses_a_template_with_a_syntax_error(amtool: str, tmp_pa
     copy = tmp_path / "alertmanager"
     shutil.copytree(ALERTMANAGER_DIR, copy)
     (copy / "templates" / "broken.tmpl").write_text('{{ define "broken" }}{{ .Status }{{ end }}')
-    result = run(amtool, "check-config", str(copy / "alertmanager.yml"))
+    result = check.run(amtool, "check-config", str(copy / "alertmanager.yml"))
     assert result.returncode != 0
     assert "broken.tmpl" in result.stdout + result.stderr
 
@@ -278,7 +193,7 @@ def test_inhibition_rules_name_only_existing_alerts() -> None:
 
 
 def test_no_secret_file_is_committed() -> None:
-    result = run("git", "ls-files", "--", "monitoring/alertmanager/secrets", cwd=REPO)
+    result = check.run("git", "ls-files", "--", "monitoring/alertmanager/secrets", cwd=REPO)
     if result.returncode != 0:
         pytest.skip("not a git checkout")
     assert set(result.stdout.split()) <= {
@@ -291,7 +206,7 @@ def test_no_secret_file_is_committed() -> None:
 @pytest.mark.parametrize("case", ROUTES["cases"], ids=lambda case: case["name"])
 def test_route(amtool: str, case: dict[str, Any]) -> None:
     config = (ROUTES_FILE.parent / ROUTES["config"]).resolve()
-    result = route_test(amtool, config, case["labels"], case["receivers"])
+    result = check.route_test(amtool, config, case["labels"], case["receivers"])
     assert result.returncode == 0, (
         f"{case['labels']} reaches {result.stdout.strip()}, expected {case['receivers']}"
     )
@@ -300,8 +215,8 @@ def test_route(amtool: str, case: dict[str, Any]) -> None:
 def test_route_verification_fails_on_a_wrong_expectation(amtool: str) -> None:
     """amtool's verdict is trusted: a critical alert expected to reach Slack only is refused."""
     labels = {"alertname": "ServiceDown", "severity": "critical", "service": "fastapi-backend"}
-    assert route_test(amtool, CONFIG, labels, ["team-slack"]).returncode != 0
-    assert route_test(amtool, CONFIG, labels, ["pagerduty-critical"]).returncode != 0
+    assert check.route_test(amtool, CONFIG, labels, ["team-slack"]).returncode != 0
+    assert check.route_test(amtool, CONFIG, labels, ["pagerduty-critical"]).returncode != 0
 
 
 def test_seed_routing_sends_critical_alerts_to_pagerduty_only(amtool: str, tmp_path: Path) -> None:
@@ -309,7 +224,7 @@ def test_seed_routing_sends_critical_alerts_to_pagerduty_only(amtool: str, tmp_p
     seed = tmp_path / "alertmanager.yml"
     seed.write_text(SEED_CONFIG)
     labels = {"alertname": "ServiceDown", "severity": "critical"}
-    assert route_test(amtool, seed, labels, ["pagerduty-critical"]).returncode == 0
+    assert check.route_test(amtool, seed, labels, ["pagerduty-critical"]).returncode == 0
 
 
 def test_route_table_covers_every_contract_alert_and_severity() -> None:
@@ -319,22 +234,9 @@ def test_route_table_covers_every_contract_alert_and_severity() -> None:
     assert {"critical", "warning", "info", "none", None} <= severities
 
 
-def alert_rules() -> list[dict[str, Any]]:
-    rules = []
-    for path in sorted(RULES_DIR.glob("*.yml")):
-        for group in (yaml.safe_load(path.read_text()) or {}).get("groups", []):
-            rules += [rule for rule in group.get("rules", []) if "alert" in rule]
-    return rules
-
-
 def test_every_alert_rule_has_a_route_case() -> None:
     """Each (alert, severity) that Prometheus can send has a row in the routing table."""
-    covered = {(c["labels"].get("alertname"), c["labels"].get("severity")) for c in ROUTES["cases"]}
-    missing = {
-        (rule["alert"], rule.get("labels", {}).get("severity"))
-        for rule in alert_rules()
-        if (rule["alert"], rule.get("labels", {}).get("severity")) not in covered
-    }
+    missing = check.uncovered_alerts(ROUTES, RULES_DIR)
     assert not missing, f"add these to {ROUTES_FILE.name}: {sorted(missing)}"
 
 
@@ -346,36 +248,40 @@ def test_every_alert_rule_has_a_route_case() -> None:
 )
 def test_template_renders(amtool: str, case: dict[str, Any], tmp_path: Path) -> None:
     data = TEMPLATE_CASES["samples"][case["data"]]
-    result = render(
-        amtool, case_text(case), data, tmp_path, glob=TEMPLATE_GLOB, kind=case.get("type", "text")
+    result = check.render(
+        amtool,
+        check.case_text(case),
+        data,
+        tmp_path,
+        glob=TEMPLATE_GLOB,
+        kind=case.get("type", "text"),
     )
     assert result.returncode == 0, result.stderr
-    assert problems_of(case, result.stdout) == []
+    assert check.problems_of(case, result.stdout) == []
 
 
 def test_a_wrong_expected_text_is_reported(amtool: str, tmp_path: Path) -> None:
     case = {"template": "slack.title", "data": "service-down-firing", "equals": "[FIRING:1] x"}
     data = TEMPLATE_CASES["samples"][case["data"]]
-    result = render(amtool, case_text(case), data, tmp_path, glob=TEMPLATE_GLOB)
+    result = check.render(amtool, check.case_text(case), data, tmp_path, glob=TEMPLATE_GLOB)
     assert result.returncode == 0
-    assert problems_of(case, result.stdout) != []
-    assert problems_of({"contains": ["nowhere"], "excludes": ["FIRING"]}, result.stdout) == [
+    assert check.problems_of(case, result.stdout) != []
+    assert check.problems_of({"contains": ["nowhere"], "excludes": ["FIRING"]}, result.stdout) == [
         "missing 'nowhere'",
         "unexpected 'FIRING'",
     ]
 
 
 def test_every_defined_template_has_a_case() -> None:
-    rendered = {case["template"] for case in TEMPLATE_CASES["cases"]}
-    missing = defined_templates(ALERTMANAGER_DIR / "templates") - rendered
+    missing = check.templates_without_case(TEMPLATE_CASES, ALERTMANAGER_DIR / "templates")
     assert not missing, f"add cases to {TEMPLATES_FILE.name} for {sorted(missing)}"
 
 
 def test_every_template_the_config_names_renders(amtool: str, tmp_path: Path) -> None:
-    names = {name for name, _ in referenced_templates(yaml.safe_load(CONFIG.read_text()))}
+    names = {name for name, _ in check.referenced_templates(yaml.safe_load(CONFIG.read_text()))}
     assert {"slack.title", "slack.text", "slack.grafana"} <= names
     assert {"pagerduty.description", "pagerduty.clientURL", "email.html"} <= names
-    assert unrenderable_templates(amtool, CONFIG, tmp_path) == []
+    assert check.unrenderable_templates(amtool, CONFIG, RENDER_SAMPLE, tmp_path) == []
 
 
 def test_seed_config_passes_check_config_but_names_undefined_templates(
@@ -384,8 +290,8 @@ def test_seed_config_passes_check_config_but_names_undefined_templates(
     """amtool check-config accepts the seed; rendering its templates shows every send would fail."""
     seed = tmp_path / "alertmanager.yml"
     seed.write_text(SEED_CONFIG)
-    assert run(amtool, "check-config", str(seed)).returncode == 0
-    failures = unrenderable_templates(amtool, seed, tmp_path)
+    assert check.run(amtool, "check-config", str(seed)).returncode == 0
+    failures = check.unrenderable_templates(amtool, seed, RENDER_SAMPLE, tmp_path)
     for name in ("slack.title", "slack.text", "slack.grafana"):
         assert any(f.startswith(f"{name}:") and "not defined" in f for f in failures), failures
     for name in ("pagerduty.description", "pagerduty.clientURL"):
@@ -397,8 +303,8 @@ def test_a_config_naming_an_undefined_template_is_caught(amtool: str, tmp_path: 
     shutil.copytree(ALERTMANAGER_DIR, copy)
     config = copy / "alertmanager.yml"
     config.write_text(config.read_text().replace('"slack.title"', '"slack.headline"', 1))
-    assert run(amtool, "check-config", str(config)).returncode == 0
-    failures = unrenderable_templates(amtool, config, tmp_path)
+    assert check.run(amtool, "check-config", str(config)).returncode == 0
+    failures = check.unrenderable_templates(amtool, config, RENDER_SAMPLE, tmp_path)
     assert len(failures) == 1 and failures[0].startswith("slack.headline:"), failures
 
 
@@ -408,8 +314,10 @@ def test_a_template_that_fails_when_sent_is_caught(amtool: str, tmp_path: Path) 
     shutil.copytree(ALERTMANAGER_DIR, copy)
     slack = copy / "templates" / "slack.tmpl"
     slack.write_text(slack.read_text().replace("{{ $color -}}", "{{ .Colour }}{{ $color -}}", 1))
-    assert run(amtool, "check-config", str(copy / "alertmanager.yml")).returncode == 0
-    failures = unrenderable_templates(amtool, copy / "alertmanager.yml", tmp_path)
+    assert check.run(amtool, "check-config", str(copy / "alertmanager.yml")).returncode == 0
+    failures = check.unrenderable_templates(
+        amtool, copy / "alertmanager.yml", RENDER_SAMPLE, tmp_path
+    )
     assert len(failures) == 1 and failures[0].startswith("slack.color:"), failures
     assert "Colour" in failures[0]
 

