@@ -1,11 +1,11 @@
-"""A measured and rejected alternative to MetricsMiddleware (benchmark only, not for the service).
+"""The first try at batching the metrics middleware's updates (benchmark only, not for the service).
 
 Per request it only adds to plain Python numbers (a count, sums and bucket counts found with
 bisect, per label set) and applies them to the prometheus_client children in bulk once a second
-(``loop.call_later``); the in-flight gauge is set at each flush. It needs prometheus_client's
-private ``_sum``/``_buckets`` (there is no bulk ``observe``), its metrics lag by up to a second, and
-it drops exemplars. In docs/benchmarks.md it won about 2.5% over the current middleware, inside
-the noise, so it is not worth those costs. Rerun:
+(``loop.call_later``); the in-flight gauge is set at each flush. Its metrics lag by up to a second,
+multiprocess counts cannot be exact and it drops exemplars. The service's middleware (4920254)
+keeps its bookkeeping but applies the batches when the registry is read, and keeps per-request
+updates for multiprocess mode and tracing (docs/benchmarks.md). Kept to rerun the comparison:
 
     PYTHONPATH=benchmarks/candidates .venv/bin/python benchmarks/http_overhead.py \
         --variants none,ours --custom deferred_aggregation:MetricsMiddleware
