@@ -14,6 +14,8 @@ from hero_foundry.accounts.security import password_hasher
 from hero_foundry.assistant.routes import router as assistant_router
 from hero_foundry.cache import create_cache
 from hero_foundry.characters.routes import router as characters_router
+from hero_foundry.drills.inject import DrillMiddleware
+from hero_foundry.drills.state import DrillFile
 from hero_foundry.exports.routes import router as exports_router
 from hero_foundry.levelling.routes import router as levelling_router
 from hero_foundry.limits import BodySizeLimit
@@ -98,6 +100,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry_router)  # POST /api/metrics (browser telemetry)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.drills_enabled:  # fault drills (docs/drills.md); never in production
+        # Inside the metrics middleware: injected errors and latency are counted as real ones.
+        drill_file = DrillFile(settings.drills_path)
+        app.add_middleware(DrillMiddleware, drills=drill_file, router=app.router)
     # Outside the body limit, so the 413s are counted too. Exemplars (the trace id on the latency
     # histogram) need tracing, and prometheus_client has none in multiprocess mode.
     exemplars = settings.tracing_enabled and multiproc_dir() is None

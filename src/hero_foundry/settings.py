@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     assistant_breaker_failures: int = Field(5, ge=1, le=100)
     assistant_breaker_reset_seconds: float = Field(30.0, gt=0, le=3600)
 
+    # -- Fault drills (docs/drills.md) -------------------------------------------------------
+    #: Read the drill file and inject its faults (errors, latency, a failing AI provider, a
+    #: slow wizard clock). Local stacks and tests only: refused with environment=production.
+    drills_enabled: bool = False
+    #: The drill file (JSON); empty: ``drills.json`` under ``data_dir``.
+    drills_file: Path | None = None
+
     @model_validator(mode="before")
     @classmethod
     def _read_secret_files(cls, data: dict) -> dict:
@@ -96,7 +103,16 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name}_file: cannot read {path}: {exc.strerror}") from exc
         return data
 
-    @field_validator("log_dir", mode="before")
+    @model_validator(mode="after")
+    def _no_drills_in_production(self) -> Settings:
+        if self.drills_enabled and self.environment == "production":
+            raise ValueError(
+                "drills_enabled must be false when environment is production: drills inject "
+                "faults on purpose (docs/drills.md)"
+            )
+        return self
+
+    @field_validator("log_dir", "drills_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -116,6 +132,11 @@ class Settings(BaseSettings):
         """The database URL, defaulting to a SQLite file under ``data_dir``."""
         url = self.database_url.get_secret_value()
         return url or f"sqlite+aiosqlite:///{(self.data_dir / 'hero-foundry.sqlite3').as_posix()}"
+
+    @property
+    def drills_path(self) -> Path:
+        """The drill file, defaulting to ``drills.json`` under ``data_dir``."""
+        return self.drills_file or self.data_dir / "drills.json"
 
     @property
     def redis_url_value(self) -> str | None:

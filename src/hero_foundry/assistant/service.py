@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
+from hero_foundry import drills
 from hero_foundry.accounts.models import User
 from hero_foundry.assistant.providers import (
     CharacterBrief,
@@ -47,6 +48,8 @@ _STOP_WORDS = """
     explain explains happen happens happening
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
+#: The failure the ``ai_failing`` drill makes every provider call end with.
+DRILL_FAILURE = "the provider failed (drill: ai_failing)"
 NOTHING_FOUND = (
     "I found nothing in the SRD 5.1 about that. Ask with the name of a rule, condition, spell, "
     "feature or item (for example: How does grappling work?)."
@@ -150,6 +153,8 @@ async def _answer(provider: Provider, question: Question) -> Reply:
     started = time.perf_counter()
     try:
         if question.passages:
+            if drills.ai_failing():  # fault drill (docs/drills.md): the provider is down
+                raise ProviderUnavailable(DRILL_FAILURE)
             reply = await provider.answer(question)
         else:
             reply = Reply(NOTHING_FOUND, ())  # nothing to answer from: the model is not asked

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hero_foundry import drills
 from hero_foundry.accounts.models import User
 from hero_foundry.characters.models import Character, CharacterDraft
 from hero_foundry.characters.schemas import (
@@ -191,8 +192,10 @@ async def finalize(db: AsyncSession, cat: Catalogue, draft: CharacterDraft) -> C
         await db.flush()  # the character row first: the draft refers to it
         draft.finished_at = utcnow()
         draft.character_id = character.id
-        # The wizard's time, as the server saw it: from the draft's start to now.
-        op.duration = (draft.finished_at - draft.started_at).total_seconds()
+        # The wizard's time, as the server saw it: from the draft's start to now (plus the
+        # slow wizard clock drill's offset, docs/drills.md; 0 without drills).
+        elapsed = (draft.finished_at - draft.started_at).total_seconds()
+        op.duration = elapsed + drills.wizard_clock_offset()
     return character
 
 

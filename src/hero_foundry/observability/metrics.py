@@ -158,6 +158,24 @@ CACHE_MISSES = Counter("cache_misses_total", "Cache lookups that found nothing."
 #: The seed's ``cache_hit_ratio`` is derived from these counters by a Prometheus recording rule
 #: (a gauge set by each replica would be wrong as soon as there are two).
 
+# -- Fault drills (docs/drills.md) ----------------------------------------------------------
+#: The ``drill`` label's only values: the drill file's switches (drills/state.py).
+DRILL_NAMES = (
+    "error_rate",
+    "latency_seconds",
+    "ai_failing",
+    "wizard_clock_offset_seconds",
+    "level_up_clock_offset_seconds",
+)
+#: Present only when drills are enabled. Each worker sets it when it reads the drill file, and
+#: the worker answering a scrape re-reads first: the most recent write among live workers wins.
+DRILL_ACTIVE = Gauge(
+    "drill_active",
+    "Fault drills switched on (1) or off (0), by drill: injected faults, not real ones.",
+    ["drill"],
+    multiprocess_mode="livemostrecent",
+)
+
 # -- Browser (real-user monitoring, POST /api/metrics) ----------------------------------------
 PAGE_VIEWS = Counter(
     "page_views_total",
