@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from hero_foundry import __version__
+from hero_foundry.drills.cli import drill_app
 from hero_foundry.monitoring import check as monitoring_checks
 from hero_foundry.settings import Settings
 
@@ -22,6 +23,7 @@ monitoring_app = typer.Typer(
     help="The monitoring stack as code (monitoring/, deploy/).", no_args_is_help=True
 )
 app.add_typer(monitoring_app, name="monitoring")
+app.add_typer(drill_app, name="drill")
 console = Console(stderr=True)
 
 
