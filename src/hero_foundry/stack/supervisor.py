@@ -392,10 +392,6 @@ class Stack:
                 f"--web.external-url=http://{p.address('prometheus')}",
                 "--web.enable-lifecycle",
             ]
-            if self.options.fast:
-                # Prometheus re-sends firing alerts every minute by default: scaled like the rest.
-                resend = stack_config.scale_duration("1m", self.options.fast)
-                command.append(f"--rules.alert.resend-delay={resend}")
             return Component(
                 name,
                 command,
