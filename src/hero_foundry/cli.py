@@ -13,6 +13,7 @@ from rich.console import Console
 
 from hero_foundry import __version__
 from hero_foundry.drills.cli import drill_app
+from hero_foundry.loadgen.cli import loadgen as loadgen_command
 from hero_foundry.monitoring import check as monitoring_checks
 from hero_foundry.settings import Settings
 
@@ -24,6 +25,7 @@ monitoring_app = typer.Typer(
 )
 app.add_typer(monitoring_app, name="monitoring")
 app.add_typer(drill_app, name="drill")
+app.command("loadgen")(loadgen_command)
 console = Console(stderr=True)
 
 
