@@ -140,6 +140,11 @@ def test_the_commands_register_in_a_typer_app() -> None:
     assert result.exit_code == 0 and "--smtp-port" in result.output
 
 
+@pytest.mark.parametrize(("factor", "delay"), [(60, "5s"), (600, "5s"), (6, "10s"), (1, "1m")])
+def test_fast_mode_resends_alerts_sooner_but_not_under_5_s(factor: float, delay: str) -> None:
+    assert supervisor.fast_resend_delay(factor) == delay
+
+
 # -- Live ----------------------------------------------------------------------------------------
 def test_live_stack_scrapes_the_api_and_delivers_the_watchdog_then_leaves_nothing(
     tmp_path: Path,

@@ -279,13 +279,10 @@ def sink(
     /pagerduty/v2/enqueue), a webhook (POST /deadmansswitch, /webhook) and by e-mail (SMTP,
     AUTH PLAIN/LOGIN without TLS), store each notification as a JSON line and print it.
     GET /notifications lists what arrived."""
-    import warnings
-
     from hero_foundry.stack.sink import Sink, describe
 
     if host not in (LOOPBACK, "localhost", "::1"):
         raise typer.BadParameter("the sink accepts credentials without TLS: loopback only")
-    warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
     server = Sink(
         file,
         host=host,

@@ -25,6 +25,7 @@ import email.policy
 import json
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -269,6 +270,8 @@ class Sink:
         return self
 
     def _start_smtp(self) -> None:
+        # aiosmtpd 1.4 sets its own deprecated Session.login_data on every AUTH.
+        warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP, AuthResult
 

@@ -87,6 +87,18 @@ ORDER = (
 )
 
 
+def fast_resend_delay(factor: float) -> str:
+    """Prometheus' alert resend delay in fast mode: 1m / factor, at least 5 s.
+
+    Alerts sent before Prometheus has discovered its Alertmanager (about 5 s after it starts)
+    are dropped and only sent again after this delay, so the Watchdog's first notification
+    waits for it. Not shorter than 5 s: a firing alert is valid for 4 x this delay in
+    Alertmanager, which resolves it by itself if Prometheus falls silent that long."""
+    one_minute = stack_config.parse_duration("1m")
+    floor = stack_config.parse_duration("5s")
+    return stack_config.format_duration(max(round(one_minute / factor), floor))
+
+
 class StackError(Exception):
     """A component could not be started (its log's last lines are in the message)."""
 
@@ -392,6 +404,8 @@ class Stack:
                 f"--web.external-url=http://{p.address('prometheus')}",
                 "--web.enable-lifecycle",
             ]
+            if self.options.fast:
+                command.append(f"--rules.alert.resend-delay={fast_resend_delay(self.options.fast)}")
             return Component(
                 name,
                 command,
