@@ -1,4 +1,5 @@
-"""``hero-foundry``: run the service, manage its database, check the monitoring stack."""
+"""``hero-foundry``: run the service or the whole local stack, manage its database, drive load,
+switch drills and check the monitoring stack."""
 
 from __future__ import annotations
 
@@ -16,8 +17,13 @@ from hero_foundry.drills.cli import drill_app
 from hero_foundry.loadgen.cli import loadgen as loadgen_command
 from hero_foundry.monitoring import check as monitoring_checks
 from hero_foundry.settings import Settings
+from hero_foundry.stack import cli as stack_cli
 
-app = typer.Typer(help="The Hero Foundry: D&D 5e character service.", no_args_is_help=True)
+app = typer.Typer(
+    help="The Hero Foundry: D&D 5e character service.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 monitoring_app = typer.Typer(
@@ -26,6 +32,8 @@ monitoring_app = typer.Typer(
 app.add_typer(monitoring_app, name="monitoring")
 app.add_typer(drill_app, name="drill")
 app.command("loadgen")(loadgen_command)
+app.command("up")(stack_cli.up)
+app.command("sink")(stack_cli.sink)
 console = Console(stderr=True)
 
 
