@@ -1,8 +1,8 @@
 # The Hero Foundry: the README's two commands, plus a few conveniences.
 .PHONY: run test lint format venv
 
-run:  ## start the service (embedded default: SQLite under ./var, in-process cache)
-	@scripts/run.sh
+run:  ## the whole system: api + Prometheus + Alertmanager + exporters + sink (make run ARGS=--fast)
+	@scripts/run.sh $(ARGS)
 
 test:  ## run the whole test suite (installs and starts PostgreSQL/Redis where it can)
 	@scripts/test.sh
