@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,13 +10,9 @@ from pathlib import Path
 
 import httpx
 
+from hero_foundry.processes import free_port, stop
+
 CLI = [sys.executable, "-m", "hero_foundry.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_help_lists_the_commands() -> None:
@@ -63,8 +58,7 @@ def test_db_upgrade_then_serve_answers_with_docs(tmp_path: Path) -> None:
         classes = httpx.get(f"{base}/api/srd/classes", timeout=5).json()
         assert len(classes) == 12
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
 
 
 def test_invalid_settings_exit_cleanly(tmp_path: Path) -> None:

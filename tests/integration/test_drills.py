@@ -29,10 +29,10 @@ from hero_foundry.drills import inject, state
 from hero_foundry.drills.cli import drill_app
 from hero_foundry.drills.inject import INJECTED_ERROR, DrillMiddleware
 from hero_foundry.observability.logs import EcsFormatter
+from hero_foundry.processes import free_port
 from hero_foundry.storage import migrate
 from tests.conftest import make_settings
 from tests.integration.api import build_character, level_up, new_player, ok
-from tests.integration.test_cli import free_port
 
 CHEAP = "/api/srd/alignments"  # an /api/* endpoint without a login or a database write
 ASK = "/api/assistant/ask"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -26,6 +25,7 @@ from hero_foundry.observability.logs import (
     configure_logging,
     log_file_path,
 )
+from hero_foundry.processes import free_port
 from tests.conftest import make_settings
 
 CLI = [sys.executable, "-m", "hero_foundry.cli"]
@@ -379,12 +379,6 @@ def test_several_processes_share_the_rotating_file_without_losing_records(
     assert len(seen) == 3 * 1500
     for path in backups:  # full, give or take the records other workers appended meanwhile
         assert max_bytes - 2048 < path.stat().st_size < max_bytes + 4096, path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.test_cli import free_port
+from hero_foundry.processes import free_port
 
 CLI = [sys.executable, "-m", "hero_foundry.cli"]
 ENDPOINT = "/api/srd/alignments"

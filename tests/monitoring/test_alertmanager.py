@@ -15,7 +15,6 @@ import email.policy
 import json
 import re
 import shutil
-import socket
 import socketserver
 import subprocess
 import threading
@@ -31,6 +30,7 @@ import pytest
 import yaml
 
 from hero_foundry.monitoring import check
+from hero_foundry.processes import free_port, stop
 from tests.conftest import unavailable
 
 REPO = Path(__file__).parents[2]
@@ -435,12 +435,6 @@ def serving(server: socketserver.BaseServer) -> Iterator[int]:
         server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 SLACK_PATH, PAGERDUTY_PATH, DEADMANSSWITCH_PATH = "/slack", "/pagerduty", "/deadmansswitch"
 ROUTING_KEY = "R0123456789ABCDEF0123456789ABCDE"
 SMTP_PASSWORD = "smtp-password-from-a-file"
@@ -507,12 +501,7 @@ def running_alertmanager(binary_path: str, config: Path) -> Iterator[tuple[str, 
                 time.sleep(0.1)
             yield url, log
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop(process)
 
 
 def api(url: str, path: str, body: Any = None) -> Any:

@@ -10,7 +10,6 @@ import json
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -24,6 +23,7 @@ import pytest
 import yaml
 
 from hero_foundry.monitoring import kubernetes as k8s
+from hero_foundry.processes import free_port, stop
 from tests.conftest import unavailable
 
 ROOT = Path(__file__).parents[2]
@@ -337,12 +337,6 @@ def test_api_scrape_carries_the_metrics_token_the_api_reads() -> None:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 ROUTE = "/api/characters/{character_id}"
 
 
@@ -445,8 +439,7 @@ def test_the_apps_endpoint_label_survives_the_operators_endpoint_label(
         assert by_job["operator-only"]["endpoint"] == endpoint["port"]
         assert by_job["operator-only"]["exported_endpoint"] == ROUTE
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process, timeout=30)
 
 
 # -- The chart's values ----------------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -27,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hero_foundry.processes import free_port, stop
 from tests.conftest import unavailable
 
 REPO = Path(__file__).parents[2]
@@ -470,12 +470,6 @@ def test_the_alerting_doc_describes_every_alert() -> None:
 # -- a real Prometheus --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)["data"]
@@ -517,7 +511,7 @@ def prometheus(tmp_path: Path) -> Iterator[str]:
             )
     config_file = tmp_path / "prometheus.yml"
     config_file.write_text(yaml.safe_dump(config))
-    port = _free_port()
+    port = free_port()
     with (tmp_path / "prometheus.log").open("w") as log:
         process = subprocess.Popen(
             [
@@ -532,12 +526,7 @@ def prometheus(tmp_path: Path) -> Iterator[str]:
         try:
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def test_prometheus_loads_every_rule_group_and_knows_its_alertmanager(prometheus: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from hero_foundry.processes import stop
 from hero_foundry.stack import config
 from hero_foundry.stack.config import Ports
 from hero_foundry.stack.sink import Record, Sink, describe, read_records
@@ -307,8 +308,7 @@ def test_alertmanager_reaches_every_receiver_through_the_sink(tmp_path: Path) ->
                 "resolved"
             )
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            stop(process)
 
 
 # -- `sink` alone --------------------------------------------------------------------------------

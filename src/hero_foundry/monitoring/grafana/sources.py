@@ -18,7 +18,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import httpx
 import yaml
+
+from hero_foundry.processes import free_port, stop
 
 #: Series Prometheus writes itself for every target and alert (never on a /metrics page).
 PROMETHEUS_SYNTHETIC = frozenset(
@@ -224,12 +225,6 @@ class Scraped:
         return set().union(*self.names.values()) if self.names else set()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _running(
     binary: Binary, executable: str, port: int, workdir: Path, ports: dict[str, int]
@@ -244,12 +239,7 @@ def _running(
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def scrape_live(jobs: tuple[str, ...] | None = None, *, timeout: float = 20.0) -> Scraped:
