@@ -32,6 +32,7 @@ import yaml
 from hero_foundry.monitoring import check
 from hero_foundry.processes import free_port, stop
 from tests.conftest import unavailable
+from tests.monitoring.test_prometheus_rules import CONTRACT_ALERTS
 
 REPO = Path(__file__).parents[2]
 ALERTMANAGER_DIR = REPO / "monitoring" / "alertmanager"
@@ -43,35 +44,6 @@ RULES_DIR = REPO / "monitoring" / "prometheus" / "rules"
 ROUTES = yaml.safe_load(ROUTES_FILE.read_text())
 TEMPLATE_CASES = yaml.safe_load(TEMPLATES_FILE.read_text())
 TEMPLATE_GLOB = str((TEMPLATES_FILE.parent / TEMPLATE_CASES["templates"]).resolve())
-
-#: The alert names of the shared contract (issue 5): the seed's nine and the ones we add.
-CONTRACT_ALERTS = frozenset(
-    {
-        # the customer's document
-        "ServiceDown",
-        "HighErrorRate",
-        "HighResponseTime",
-        "CharacterCreationSlow",
-        "LevelUpSlow",
-        "AIServiceDown",
-        "HighCPUUsage",
-        "HighMemoryUsage",
-        "DiskSpaceLow",
-        # dependencies, dead man's switch, SLO burn rates, meta-monitoring
-        "PostgreSQLDown",
-        "RedisDown",
-        "Watchdog",
-        "ApiErrorBudgetBurn",
-        "ApiLatencyBudgetBurn",
-        "PrometheusRuleEvaluationFailures",
-        "PrometheusConfigReloadFailed",
-        "PrometheusNotificationsFailing",
-        "PrometheusNotConnectedToAlertmanagers",
-        "AlertmanagerConfigReloadFailed",
-        "AlertmanagerNotificationsFailing",
-        "TargetMissing",
-    }
-)
 
 #: The customer's alertmanager.yml (its section 3.2), as it was delivered.
 SEED_CONFIG = """\
