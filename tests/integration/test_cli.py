@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from hero_foundry.processes import free_port, stop
+from tests.servers import wait_until_serving
 
 CLI = [sys.executable, "-m", "hero_foundry.cli"]
 
@@ -41,16 +41,7 @@ def test_db_upgrade_then_serve_answers_with_docs(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            assert server.poll() is None, server.stdout.read()
-            time.sleep(0.2)
+        wait_until_serving(base, server, timeout=30, output=server.stdout.read)
         docs = httpx.get(f"{base}/docs", timeout=5)
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
         spec = httpx.get(f"{base}/openapi.json", timeout=5).json()

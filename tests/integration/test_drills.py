@@ -33,6 +33,7 @@ from hero_foundry.processes import free_port
 from hero_foundry.storage import migrate
 from tests.conftest import make_settings
 from tests.integration.api import build_character, level_up, new_player, ok
+from tests.servers import wait_until_serving
 
 CHEAP = "/api/srd/alignments"  # an /api/* endpoint without a login or a database write
 ASK = "/api/assistant/ask"
@@ -424,15 +425,7 @@ def test_every_worker_of_a_two_worker_server_follows_the_file(tmp_path: Path) ->
         return {drill_gauge(httpx.get(f"{base}/metrics").text, "error_rate") for _ in range(6)}
 
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
-            time.sleep(0.3)
+        wait_until_serving(base, server)
         assert set(burst()) == {200}
 
         state.write(drills_file, {"error_rate": 1.0})  # the default file, under the data dir

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from hero_foundry.observability.logs import (
 )
 from hero_foundry.processes import free_port
 from tests.conftest import make_settings
+from tests.servers import wait_until_serving
 
 CLI = [sys.executable, "-m", "hero_foundry.cli"]
 
@@ -404,17 +404,9 @@ def test_serve_writes_only_ecs_json_and_one_access_log(tmp_path: Path, workers: 
     )
     rid = new_request_id()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                if r.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            assert server.poll() is None, server.communicate()
-            time.sleep(0.2)
+        wait_until_serving(
+            f"http://127.0.0.1:{port}", server, timeout=30, output=lambda: str(server.communicate())
+        )
         r = httpx.get(f"http://127.0.0.1:{port}/api/srd/classes", headers={"X-Request-ID": rid})
         assert r.status_code == 200 and r.headers["x-request-id"] == rid
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from hero_foundry.processes import free_port
+from tests.servers import wait_until_serving
 
 CLI = [sys.executable, "-m", "hero_foundry.cli"]
 ENDPOINT = "/api/srd/alignments"
@@ -58,15 +59,7 @@ def test_two_workers_count_every_request_exactly(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
-            time.sleep(0.3)
+        wait_until_serving(base, server)
         workers = children(server.pid)
         deadline = time.monotonic() + 30
         while len(workers) < 2 and time.monotonic() < deadline:

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from typer.testing import CliRunner
 
 from hero_foundry.loadgen.cli import app
 from hero_foundry.processes import free_port, stop
+from tests.servers import wait_until_serving
 
 CLI = [sys.executable, "-m", "hero_foundry.cli"]
 LOADGEN = [sys.executable, "-m", "hero_foundry.loadgen.cli"]
@@ -53,16 +53,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (data / "serve.log").read_text()
-            assert time.monotonic() < deadline, "hero-foundry serve did not answer in 30 s"
-            time.sleep(0.2)
+        wait_until_serving(base, process, timeout=30, output=(data / "serve.log").read_text)
         yield base
     finally:
         stop(process, timeout=15)
