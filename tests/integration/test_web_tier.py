@@ -444,7 +444,7 @@ async def test_forwarding_keeps_end_to_end_headers_and_drops_hop_by_hop_ones(
     bundle: Path,
 ) -> None:
     echo = httpx.ASGITransport(app=_echo, client=("127.0.0.1", 40_000))
-    settings = settings_for(bundle, "http://api.internal:8000")
+    settings = settings_for(bundle, "http://api.internal:8000/internal/")
     async with web_client(settings, address="192.0.2.10", transport=echo) as web:
         response = await web.patch(
             "/api/characters/x%2Fy/notes?b=2&a=%20&a=3",
@@ -467,7 +467,10 @@ async def test_forwarding_keeps_end_to_end_headers_and_drops_hop_by_hop_ones(
     for name, header_value in seen["headers"]:
         headers.setdefault(name, []).append(header_value)
     assert seen["method"] == "PATCH" and seen["body"] == '{"notes": "hello"}'
-    assert seen["raw_path"] == "/api/characters/x%2Fy/notes" and seen["query"] == "b=2&a=%20&a=3"
+    assert (
+        seen["raw_path"] == "/internal/api/characters/x%2Fy/notes"
+        and seen["query"] == "b=2&a=%20&a=3"
+    )
     assert headers["authorization"] == ["Bearer abc"] and headers["cookie"] == ["session=1"]
     assert headers["content-length"] == ["18"] and headers["host"] == ["api.internal:8000"]
     for hop in ("connection", "x-browser-hop", "proxy-authorization", "te", "keep-alive"):

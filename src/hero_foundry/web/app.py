@@ -63,13 +63,17 @@ class Bundle:
         self.directory = directory
         # Starlette's lookup refuses paths that leave the directory (``..``, symbolic links).
         self._files = StaticFiles(directory=directory, check_dir=False)
+        self._reported = False
 
     @property
     def index(self) -> Path:
         return self.directory / INDEX
 
     def present(self) -> bool:
-        return self.index.is_file()
+        if self.index.is_file():
+            self._reported = False
+            return True
+        return False
 
     async def lookup(self, path: str) -> tuple[str, os.stat_result] | None:
         """The regular file at ``path`` (relative, ``/``-separated) inside the bundle, or None."""
@@ -100,7 +104,9 @@ class Bundle:
             f"`{BUILD_HINT}` (make run does it), or point HERO_FOUNDRY_WEB_DIST_DIR at a built "
             "bundle. The api is still served under /api/."
         )
-        log.warning("bundle missing: %s", self.index)
+        if not self._reported:  # once until it is built, not once per request
+            self._reported = True
+            log.warning("bundle missing: %s (build it with `%s`)", self.index, BUILD_HINT)
         headers = {"Cache-Control": "no-store", "Retry-After": "30"}
         if "text/html" in request.headers.get("accept", ""):
             page = (
@@ -136,8 +142,6 @@ def create_web_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await proxy.start()
-        if not bundle.present():
-            log.warning("bundle missing: %s (build it with `%s`)", bundle.index, BUILD_HINT)
         try:
             yield
         finally:

@@ -105,12 +105,14 @@ def web(
     bundle = settings.web_dist_path
     console.print(
         f"[bold]The Hero Foundry[/bold] {__version__} web on http://{_url_host(host)}:{port} "
-        f"api={settings.web_api_url_value} bundle={bundle}"
+        f"api={settings.web_api_url_value} bundle={bundle}",
+        soft_wrap=True,
     )
     if not (bundle / "index.html").is_file():
         console.print(
             f"[yellow]no bundle:[/yellow] {bundle / 'index.html'} is missing, pages answer 503 "
-            "until it is built: cd web && npm ci && npm run build"
+            "until it is built: cd web && npm ci && npm run build",
+            soft_wrap=True,
         )
 
     import uvicorn

@@ -146,14 +146,17 @@ class ApiProxy:
 
     async def health(self) -> int:
         """The api's ``/healthz`` status (raises httpx errors when unreachable)."""
-        response = await self.client.get(self.base.join("/healthz"))
+        response = await self.client.get(self._join(b"/healthz"))
         return response.status_code
+
+    def _join(self, raw_path: bytes, query: bytes = b"") -> httpx.URL:
+        """``raw_path`` under the api's base URL (its path prefix, if any, kept)."""
+        prefix = self.base.raw_path.split(b"?", 1)[0].rstrip(b"/")
+        return self.base.copy_with(raw_path=prefix + raw_path + (b"?" + query if query else b""))
 
     def _url(self, scope: Scope) -> httpx.URL:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        prefix = self.base.raw_path.split(b"?", 1)[0].rstrip(b"/")
-        query: bytes = scope.get("query_string", b"")
-        return self.base.copy_with(raw_path=prefix + raw_path + (b"?" + query if query else b""))
+        return self._join(raw_path, scope.get("query_string", b""))
 
     def _headers(self, request: Request) -> list[tuple[bytes, bytes]]:
         incoming: list[tuple[bytes, bytes]] = request.headers.raw
