@@ -18,6 +18,7 @@ from hero_foundry.loadgen.cli import loadgen as loadgen_command
 from hero_foundry.monitoring import check as monitoring_checks
 from hero_foundry.settings import Settings
 from hero_foundry.stack import cli as stack_cli
+from hero_foundry.web.cli import web as web_command
 
 app = typer.Typer(
     help="The Hero Foundry: D&D 5e character service.",
@@ -34,6 +35,7 @@ app.add_typer(drill_app, name="drill")
 app.command("loadgen")(loadgen_command)
 app.command("up")(stack_cli.up)
 app.command("sink")(stack_cli.sink)
+app.command("web")(web_command)
 console = Console(stderr=True)
 
 
