@@ -106,7 +106,7 @@ export function SheetView({ sheet, compact = false }: { sheet: Sheet; compact?: 
               })}
             </ul>
           </section>
-          <section>
+          <section className="skills">
             <h3>Skills</h3>
             <ul className="plain bonus-list">
               {Object.entries(sheet.skills).map(([key, skill]) => (

@@ -126,12 +126,12 @@ export function WizardPage() {
         <ol>
           {steps.map((s, i) => {
             const open = s.slug !== "review" && missingFor(draft, s.slug).length > 0;
-            const state = s.slug === slug ? "current" : open ? "open" : "done";
+            const state = s.slug === slug ? "current" : s.slug === "review" ? "review" : open ? "open" : "done";
             return (
               <li key={s.slug} className={`step step-${state}`}>
                 <Link to={`/create/${draftId}/${s.slug}`} aria-current={s.slug === slug ? "step" : undefined}>
                   <span className="step-number" aria-hidden="true">
-                    {state === "done" && s.slug !== "review" ? "✓" : i + 1}
+                    {state === "done" ? "✓" : i + 1}
                   </span>
                   <span className="step-title">{s.title}</span>
                   <span className="visually-hidden">{state === "open" ? " (to do)" : state === "done" ? " (done)" : ""}</span>
@@ -490,14 +490,17 @@ export function AbilitiesStep({ draft, save, problem, setProblem, forward, busy 
       )}
 
       <FieldMessage id="scores-error" messages={errorsOf(problem, "scores")} />
+      <div className="table-wrap">
       <table className="ability-table" aria-describedby={errorsOf(problem, "scores").length ? "scores-error" : undefined}>
         <thead>
           <tr>
             <th scope="col">Ability</th>
-            <th scope="col">Base score</th>
-            <th scope="col">Racial bonus</th>
+            <th scope="col">Base</th>
+            <th scope="col">Racial</th>
             <th scope="col">Score</th>
-            <th scope="col">Modifier</th>
+            <th scope="col">
+              <abbr title="Modifier">Mod.</abbr>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -509,7 +512,12 @@ export function AbilitiesStep({ draft, save, problem, setProblem, forward, busy 
             return (
               <tr key={a} className={fieldErrors.length ? "has-error" : ""}>
                 <th scope="row">
-                  <label htmlFor={inputId}>{ABILITY_NAMES[a]}</label>
+                  <label htmlFor={inputId} className="ability-full">
+                    {ABILITY_NAMES[a]}
+                  </label>
+                  <span className="ability-short" aria-hidden="true">
+                    {a.toUpperCase()}
+                  </span>
                 </th>
                 <td>
                   {method === "standard_array" && (
@@ -575,6 +583,7 @@ export function AbilitiesStep({ draft, save, problem, setProblem, forward, busy 
           })}
         </tbody>
       </table>
+      </div>
       <p className="hint">Racial bonuses chosen later (a half-elf's) show once chosen.</p>
       <StepButtons busy={busy || (method === "point_buy" && points.over) || Object.keys(effective).length < 6} />
     </form>

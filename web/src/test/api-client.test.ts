@@ -75,7 +75,7 @@ describe("requests", () => {
 
   it("throws an ApiError carrying the problem", async () => {
     mockFetch(problemResponse(fixtures.problemSpell()));
-    const error = await api("/api/characters/drafts/x/spells", { method: "PUT", body: {}, token: "t" }).catch((e) => e);
+    const error = (await api("/api/characters/drafts/x/spells", { method: "PUT", body: {}, token: "t" }).catch((e: unknown) => e)) as ApiError;
     expect(error).toBeInstanceOf(ApiError);
     expect(error.status).toBe(422);
     expect(error.errors[0]).toEqual({ field: "spells.prepared", reason: "bless is always prepared by your subclass; pick another" });
@@ -94,7 +94,7 @@ describe("requests", () => {
 
   it("turns a network failure into a status-0 problem", async () => {
     mockFetch(new TypeError("Failed to fetch"));
-    const error = await api("/api/srd/races").catch((e) => e);
+    const error = (await api("/api/srd/races").catch((e: unknown) => e)) as ApiError;
     expect(error).toBeInstanceOf(ApiError);
     expect(error.status).toBe(0);
     expect(error.message).toMatch(/cannot be reached/);
