@@ -77,5 +77,7 @@ need_tool prometheus-postgres-exporter prometheus-postgres-exporter
 need_tool prometheus-redis-exporter prometheus-redis-exporter
 # kubectl builds the generated kustomization and dry-runs the documented secrets.
 need_tool kubectl kubernetes-client
+# Debian's Chromium drives the browser end-to-end tests (playwright-core, no browser download).
+need_tool chromium chromium
 
 exit $status
