@@ -3,7 +3,7 @@
 // selected}. choose = 1 is a radio group, more is a checkbox group capped at `choose`.
 // Sub-choices (`<id>/<letter>/<n>`, `<id>/<letter>`) open once their bundle is selected; the
 // api lists them as choices of their own, shown here inside their parent.
-import { useEffect, useId, useMemo, useState } from "react";
+import { useEffect, useId, useMemo, useRef, useState } from "react";
 import type { Choice, ChoiceOption } from "../api/types";
 import { FieldMessage } from "./common";
 
@@ -89,7 +89,22 @@ function ChoiceField({
     setPicked(choice.selected ?? []);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [serverSelection]);
-  const messages = errors[`choices.${choice.id}`] ?? [];
+  // A refusal stays shown until this choice is saved, even when another choice's request
+  // (which clears the page's last problem) comes in between.
+  const incoming = errors[`choices.${choice.id}`] ?? [];
+  const incomingKey = incoming.join("\u0000");
+  const [sticky, setSticky] = useState<string[]>([]);
+  useEffect(() => {
+    if (incoming.length) setSticky(incoming);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [incomingKey]);
+  const savedSelection = useRef(serverSelection);
+  useEffect(() => {
+    if (savedSelection.current === serverSelection) return;
+    savedSelection.current = serverSelection;
+    setSticky([]);
+  }, [serverSelection]);
+  const messages = [...new Set([...incoming, ...sticky])];
   const errorId = `${uid}-error`;
   const single = choice.choose === 1;
   const full = picked.length >= choice.choose;

@@ -109,3 +109,22 @@ describe("ChoiceList", () => {
     ]);
   });
 });
+
+describe("a refused answer", () => {
+  it("stays shown next to its choice until that choice is saved", () => {
+    const draft = fixtures.draftClericChoices();
+    const refusal = { "choices.background:languages": ["common is already known"] };
+    const { rerender } = render(<ChoiceList choices={draft.choices} errors={refusal} onAnswer={vi.fn()} />);
+    const languages = () => group("background:languages");
+    expect(languages().textContent).toMatch("common is already known");
+    // another choice was saved meanwhile: the page's last problem is gone, the refusal is not
+    rerender(<ChoiceList choices={draft.choices} errors={{}} onAnswer={vi.fn()} />);
+    expect(languages().textContent).toMatch("common is already known");
+    expect(languages().getAttribute("aria-invalid")).toBe("true");
+    // the api accepted an answer for it: the refusal goes
+    const saved = draft.choices.map((c) => (c.id === "background:languages" ? { ...c, selected: ["elvish", "celestial"] } : c));
+    rerender(<ChoiceList choices={saved} errors={{}} onAnswer={vi.fn()} />);
+    expect(languages().textContent).not.toMatch("common is already known");
+    expect(languages().getAttribute("aria-invalid")).toBeNull();
+  });
+});
