@@ -8,4 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 mkdir -p var
+# The web front end (web/dist), rebuilt when its sources changed; without Node.js the rest runs.
+scripts/web.sh || echo "[run] the web front end could not be built (see above): starting without it" >&2
 exec .venv/bin/hero-foundry up "$@"

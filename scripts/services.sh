@@ -79,5 +79,8 @@ need_tool prometheus-redis-exporter prometheus-redis-exporter
 need_tool kubectl kubernetes-client
 # Debian's Chromium drives the browser end-to-end tests (playwright-core, no browser download).
 need_tool chromium chromium
+# Node.js and npm build and unit-test the front end (web/: Vite needs Node 20.19 or newer).
+need_tool node nodejs
+need_tool npm npm
 
 exit $status
