@@ -233,7 +233,7 @@ function SessionView({
       )}
 
       {session.ability_score_improvement.available && (
-        <Improvement session={session} busy={busy} errors={[...fieldErrors("increases", "feat", "ability_scores"), ...missing("ability_scores").map((m) => m.reason)]} step={step} />
+        <Improvement session={session} current={character.sheet.abilities} busy={busy} errors={[...fieldErrors("increases", "feat", "ability_scores"), ...missing("ability_scores").map((m) => m.reason)]} step={step} />
       )}
 
       {session.choices.length > 0 && (
@@ -321,14 +321,14 @@ function SessionView({
   );
 }
 
-function Improvement({ session, busy, errors, step }: { session: LevelUp; busy: boolean; errors: string[]; step: (path: string, body?: unknown) => Promise<LevelUp | undefined> }) {
+function Improvement({ session, current, busy, errors, step }: { session: LevelUp; current: Character["sheet"]["abilities"]; busy: boolean; errors: string[]; step: (path: string, body?: unknown) => Promise<LevelUp | undefined> }) {
   const uid = useId();
   const chosen = session.chosen;
   const [mode, setMode] = useState<"two" | "split" | "feat">(chosen.feat ? "feat" : chosen.increases && Object.keys(chosen.increases).length === 2 ? "split" : "two");
   const [first, setFirst] = useState<Ability | "">((Object.keys(chosen.increases ?? {})[0] as Ability) ?? "");
   const [second, setSecond] = useState<Ability | "">((Object.keys(chosen.increases ?? {})[1] as Ability) ?? "");
   const [feat, setFeat] = useState(chosen.feat ?? "");
-  const scores = session.preview?.abilities;
+  const scores = current; // before this level's increase
   const submit = (event: FormEvent) => {
     event.preventDefault();
     if (mode === "feat") void step("/ability-scores", { feat });
