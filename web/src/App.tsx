@@ -42,15 +42,31 @@ function RouteEffects() {
       first.current = false;
       return;
     }
-    const frame = requestAnimationFrame(() => {
+    // The page may still be loading: focus its heading as soon as it appears (within 3 s).
+    const main = document.getElementById("main");
+    const tryFocus = (): boolean => {
       const target =
         document.querySelector<HTMLElement>("main [data-focus-target]") ?? document.querySelector<HTMLElement>("main h1");
-      if (target) {
-        if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
-        target.focus();
-      }
+      if (!target) return false;
+      if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+      target.focus();
+      return true;
+    };
+    if (!main) return;
+    let observer: MutationObserver | null = null;
+    const frame = requestAnimationFrame(() => {
+      if (tryFocus()) return;
+      observer = new MutationObserver(() => {
+        if (tryFocus()) observer?.disconnect();
+      });
+      observer.observe(main, { childList: true, subtree: true });
     });
-    return () => cancelAnimationFrame(frame);
+    const giveUp = setTimeout(() => observer?.disconnect(), 3000);
+    return () => {
+      cancelAnimationFrame(frame);
+      clearTimeout(giveUp);
+      observer?.disconnect();
+    };
     // a page view per path, not per sign-in
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [pathname]);

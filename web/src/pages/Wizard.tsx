@@ -13,7 +13,7 @@ import { SheetView } from "../components/SheetView";
 import { budget, canLower, canRaise, modifier, POINT_BUY_BUDGET, POINT_BUY_MAX, POINT_BUY_MIN, STANDARD_ARRAY } from "../rules/pointBuy";
 import { rum, WizardClock } from "../rum";
 import { srd } from "../srd";
-import { endsServerStep, isEquipmentChoice, isStep, missingFor, nextStep, previousStep, resumeStep, STEPS, visibleSteps } from "./wizardSteps";
+import { endsServerStep, isDone, isEquipmentChoice, isStep, missingFor, nextStep, previousStep, resumeStep, STEPS, visibleSteps } from "./wizardSteps";
 
 /** One clock per draft for this page load (kept across the wizard's pages). */
 const clocks = new Map<string, WizardClock>();
@@ -125,7 +125,7 @@ export function WizardPage() {
       <nav aria-label="Wizard steps" className="stepper">
         <ol>
           {steps.map((s, i) => {
-            const open = s.slug !== "review" && missingFor(draft, s.slug).length > 0;
+            const open = s.slug !== "review" && !isDone(draft, s.slug);
             const state = s.slug === slug ? "current" : s.slug === "review" ? "review" : open ? "open" : "done";
             return (
               <li key={s.slug} className={`step step-${state}`}>
@@ -167,11 +167,11 @@ export function WizardPage() {
   );
 }
 
-function StepButtons({ busy, label = "Save and continue", children }: { busy: boolean; label?: string; children?: ReactNode }) {
+function StepButtons({ busy, disabled = false, label = "Save and continue", children }: { busy: boolean; disabled?: boolean; label?: string; children?: ReactNode }) {
   return (
     <div className="step-buttons">
       {children}
-      <button type="submit" className="button primary" disabled={busy}>
+      <button type="submit" className="button primary" disabled={busy || disabled}>
         {busy ? "Saving…" : label}
       </button>
     </div>
@@ -247,7 +247,7 @@ function RaceStep({ draft, save, problem, forward, busy }: StepProps) {
           </ul>
         </details>
       )}
-      <StepButtons busy={busy || !race} />
+      <StepButtons busy={busy} disabled={!race} />
     </form>
   );
 }
@@ -315,7 +315,7 @@ function ClassStep({ draft, save, problem, forward, busy }: StepProps) {
         </div>
       )}
       {chosen && !needsSubclass && <p className="hint">The {chosen.name} chooses a subclass at level {chosen.subclass_level}.</p>}
-      <StepButtons busy={busy || !klass} />
+      <StepButtons busy={busy} disabled={!klass} />
     </form>
   );
 }
@@ -359,7 +359,7 @@ function BackgroundStep({ draft, save, problem, forward, busy }: StepProps) {
           )}
         </details>
       )}
-      <StepButtons busy={busy || !background} />
+      <StepButtons busy={busy} disabled={!background} />
     </form>
   );
 }
@@ -585,7 +585,7 @@ export function AbilitiesStep({ draft, save, problem, setProblem, forward, busy 
       </table>
       </div>
       <p className="hint">Racial bonuses chosen later (a half-elf's) show once chosen.</p>
-      <StepButtons busy={busy || (method === "point_buy" && points.over) || Object.keys(effective).length < 6} />
+      <StepButtons busy={busy} disabled={(method === "point_buy" && points.over) || Object.keys(effective).length < 6} />
     </form>
   );
 }

@@ -54,10 +54,37 @@ export function missingFor(draft: Draft, slug: StepSlug): { field: string; reaso
   return draft.missing.filter((m) => stepOfField(draft, m.field) === slug);
 }
 
-/** Where to resume: the first page with something missing, else the review. */
+/** Whether a page is done: what it sets is chosen and nothing of it is missing. (Before the
+ * race, class and background are chosen the api lists no choices yet: those pages are not
+ * done then, though nothing is `missing` for them.) */
+export function isDone(draft: Draft, slug: StepSlug): boolean {
+  const c = draft.chosen;
+  if (missingFor(draft, slug).length) return false;
+  switch (slug) {
+    case "race":
+      return !!c.race;
+    case "class":
+      return !!c.class;
+    case "background":
+      return !!c.background;
+    case "abilities":
+      return !!c.ability_scores.method;
+    case "skills":
+    case "equipment":
+      return !!(c.race && c.class && c.background);
+    case "spells":
+      return !!c.class;
+    case "details":
+      return !!(c.details?.name && c.details?.alignment);
+    case "review":
+      return draft.complete;
+  }
+}
+
+/** Where to resume: the first page not done, else the review. */
 export function resumeStep(draft: Draft): StepSlug {
   for (const step of visibleSteps(draft)) {
-    if (step.slug !== "review" && missingFor(draft, step.slug).length) return step.slug;
+    if (step.slug !== "review" && !isDone(draft, step.slug)) return step.slug;
   }
   return "review";
 }

@@ -1,6 +1,6 @@
 // The sheet's derived numbers, the assistant's citation links, rule snippets, and the app's
 // per-route behaviour (page views, focus), on real api answers.
-import { render, screen, waitFor, within } from "@testing-library/react";
+import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router-dom";
 import { describe, expect, it, vi } from "vitest";
@@ -105,6 +105,45 @@ describe("the app frame", () => {
     await user.click(screen.getByRole("link", { name: "Rules" }));
     const heading = await screen.findByRole("heading", { name: "Search the rules", level: 1 });
     expect(views).toHaveBeenLastCalledWith("rules-search", true);
+    await waitFor(() => expect(document.activeElement).toBe(heading));
+  });
+
+  it("focuses the wizard step's heading once the draft has loaded", async () => {
+    const user = userEvent.setup();
+    const draft = fixtures.draftClericChoices();
+    saveSession({ token: "tok", expiresAt: new Date(Date.now() + 3_600_000).toISOString(), email: "a@b.c" });
+    let release: () => void = () => {};
+    const loaded = new Promise<void>((resolve) => (release = resolve));
+    let draftRequests = 0;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) => {
+        if (url === "/api/characters/drafts") return jsonResponse([{ ...draft, choices: undefined }]);
+        if (url.startsWith("/api/characters/drafts/")) {
+          // The wizard page's own request arrives after it has rendered its loading state (the
+          // resume redirect's request answers at once).
+          if (++draftRequests > 1) await loaded;
+          return jsonResponse(draft);
+        }
+        if (url.startsWith("/api/characters")) return jsonResponse({ items: [], total: 0, limit: 100, offset: 0 });
+        return jsonResponse([]);
+      }),
+    );
+    render(
+      <MemoryRouter initialEntries={["/characters"]}>
+        <AuthProvider>
+          <App />
+        </AuthProvider>
+      </MemoryRouter>,
+    );
+    await user.click(await screen.findByRole("link", { name: /Resume/ }));
+    await waitFor(() => expect(draftRequests).toBe(2)); // the wizard page asked for the draft
+    expect(screen.getByText("Opening the draft…")).toBeTruthy();
+    // let the route's focus attempt run while there is no heading yet
+    await act(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
+    expect(screen.queryByRole("heading", { name: /Step 5 of 9/ })).toBeNull();
+    release();
+    const heading = await screen.findByRole("heading", { name: /Step 5 of 9: Proficiencies/ });
     await waitFor(() => expect(document.activeElement).toBe(heading));
   });
 

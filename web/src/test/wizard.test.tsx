@@ -8,7 +8,7 @@ import { saveSession } from "../api/client";
 import type { Draft } from "../api/types";
 import { AuthProvider } from "../auth";
 import { WizardPage, WizardResume } from "../pages/Wizard";
-import { endsServerStep, missingFor, resumeStep, stepOfField, visibleSteps } from "../pages/wizardSteps";
+import { endsServerStep, isDone, missingFor, resumeStep, stepOfField, visibleSteps } from "../pages/wizardSteps";
 import { rum } from "../rum";
 import { fixtures, jsonResponse } from "./fixtures";
 
@@ -39,6 +39,18 @@ describe("step bookkeeping", () => {
     const fighter = fixtures.draftFighter();
     expect(stepOfField(fighter, "choices.class:equipment:1/a/0")).toBe("equipment");
     expect(stepOfField(fighter, "choices.feature:fighter-fighting-style")).toBe("skills");
+  });
+
+  it("counts a page as done only once what it sets is chosen", () => {
+    const fresh = fixtures.draftNew(); // nothing is `missing` for the choice pages yet
+    expect(missingFor(fresh, "skills")).toEqual([]);
+    expect(["race", "class", "background", "abilities", "skills", "equipment", "spells", "details", "review"].filter((s) => isDone(fresh, s as never))).toEqual([]);
+    const spells = fixtures.draftClericSpells();
+    expect(isDone(spells, "skills")).toBe(true);
+    expect(isDone(spells, "equipment")).toBe(true);
+    expect(isDone(spells, "spells")).toBe(false);
+    expect(isDone(spells, "details")).toBe(false);
+    expect(isDone(fixtures.draftComplete(), "review")).toBe(true);
   });
 
   it("has no spells page for a class without level-1 spells", () => {
