@@ -5,8 +5,9 @@
 //
 // Needs a running api (`hero-foundry db upgrade && hero-foundry serve`); it registers a
 // throw-away account (random e-mail), walks the README's session (a Hill Dwarf Life Cleric,
-// plus a Human Fighter whose equipment bundle opens sub-choices), levels the cleric up, and
-// saves what each step answered. Ids and timestamps are whatever the api returned.
+// levelled to 2) and a Human Fighter whose equipment bundle opens a sub-choice (levelled to 4:
+// subclass and Ability Score Improvement views, a refused ASI, a refused multiclass), and saves
+// what each step answered. Ids, timestamps and rolled hit points are whatever the api returned.
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -108,8 +109,7 @@ if (bundle) {
 await save("draft-fighter-subchoices", fighter);
 await save("drafts-list", await call("GET", "/api/characters/drafts"));
 
-// Level-up: cleric 1 -> 2, then the view of a session in another class (multiclass refused or
-// allowed, whatever the api says).
+// Level-up: the cleric from 1 to 2 (hit points only).
 const C = `/api/characters/${character.id}`;
 let levelUp = await call("POST", `${C}/level-ups`, { class: "cleric" }, [201]);
 await save("level-up-new", levelUp);
@@ -157,7 +157,7 @@ for (let level = 2; level <= 4; level++) {
   view = await call("PUT", `${L}/hit-points`, { method: "rolled" });
   if (view.subclass_options.length) {
     await save("level-up-subclass", view);
-    view = await call("PUT", `${L}/subclass`, { subclass: view.subclass_options[0].index ?? view.subclass_options[0] });
+    view = await call("PUT", `${L}/subclass`, { subclass: view.subclass_options[0] });
   }
   if (view.ability_score_improvement.available) {
     await save("level-up-asi", view);

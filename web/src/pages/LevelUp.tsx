@@ -335,11 +335,11 @@ function Improvement({ session, current, busy, errors, step }: { session: LevelU
     else if (mode === "two" && first) void step("/ability-scores", { increases: { [first]: 2 } });
     else if (mode === "split" && first && second) void step("/ability-scores", { increases: { [first]: 1, [second]: 1 } });
   };
-  const abilityOptions = (
+  const abilityOptions = (taken?: Ability | "") => (
     <>
       <option value="">Choose…</option>
       {ABILITIES.map((a) => (
-        <option key={a} value={a}>
+        <option key={a} value={a} disabled={a === taken}>
           {ABILITY_NAMES[a]}
           {scores ? ` (${scores[a].score})` : ""}
         </option>
@@ -368,7 +368,7 @@ function Improvement({ session, current, busy, errors, step }: { session: LevelU
           <div className="field">
             <label htmlFor={`${uid}-first`}>{mode === "two" ? "Ability (+2)" : "First ability (+1)"}</label>
             <select id={`${uid}-first`} value={first} onChange={(e) => setFirst(e.target.value as Ability)} aria-describedby={`${uid}-error`}>
-              {abilityOptions}
+              {abilityOptions(mode === "split" ? second : "")}
             </select>
           </div>
         )}
@@ -376,7 +376,7 @@ function Improvement({ session, current, busy, errors, step }: { session: LevelU
           <div className="field">
             <label htmlFor={`${uid}-second`}>Second ability (+1)</label>
             <select id={`${uid}-second`} value={second} onChange={(e) => setSecond(e.target.value as Ability)} aria-describedby={`${uid}-error`}>
-              {abilityOptions}
+              {abilityOptions(first)}
             </select>
           </div>
         )}

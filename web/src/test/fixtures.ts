@@ -11,6 +11,10 @@ import draftFighter from "./fixtures/draft-fighter-subchoices.json";
 import draftNew from "./fixtures/draft-new.json";
 import levelUpAsi from "./fixtures/level-up-asi.json";
 import levelUpNew from "./fixtures/level-up-new.json";
+import levelUpReady from "./fixtures/level-up-ready.json";
+import levelUpSubclass from "./fixtures/level-up-subclass.json";
+import multiclassRefused from "./fixtures/multiclass-refused.json";
+import problemAsi from "./fixtures/problem-asi-refused.json";
 import problemChoice from "./fixtures/problem-choice-refused.json";
 import problemSpell from "./fixtures/problem-spell-refused.json";
 import rulesSearch from "./fixtures/rules-search.json";
@@ -28,6 +32,10 @@ export const fixtures = {
   characterLevel2: () => clone<Character>(characterLevel2),
   levelUpNew: () => clone<LevelUp>(levelUpNew),
   levelUpAsi: () => clone<LevelUp>(levelUpAsi),
+  levelUpReady: () => clone<LevelUp>(levelUpReady),
+  levelUpSubclass: () => clone<LevelUp>(levelUpSubclass),
+  multiclassRefused: () => clone<Problem>(multiclassRefused),
+  problemAsi: () => clone<Problem>(problemAsi),
   problemChoice: () => clone<Problem>(problemChoice),
   problemSpell: () => clone<Problem>(problemSpell),
   rulesSearch: () => clone<SearchPage>(rulesSearch),
