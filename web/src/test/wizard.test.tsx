@@ -144,7 +144,7 @@ describe("the wizard", () => {
     expect(skills.textContent).toMatch("skill-insight is already granted by another source");
   });
 
-  it("moves on from a complete page, focuses the new step's heading and times the api's step", async () => {
+  it("moves on from a complete page and times the api's step once over its two pages", async () => {
     const user = userEvent.setup();
     const spy = vi.spyOn(rum, "wizardStep");
     const draft = fixtures.draftClericSpells(); // every choice answered
