@@ -152,8 +152,16 @@ export function Card({ title, children, className = "" }: { title?: ReactNode; c
 
 /** SRD snippets mark hits as <mark>…</mark>: render those as marks, everything else as text
  * (never as HTML). */
+/** A snippet's Markdown punctuation out (headings' #, emphasis asterisks, blank lines). */
+export function plainSnippet(text: string): string {
+  return text
+    .replace(/^\s*#{1,6}\s+/gm, "")
+    .replace(/\*{1,3}([^*\n]+?)\*{1,3}/g, "$1")
+    .replace(/\n{2,}/g, "\n");
+}
+
 export function Snippet({ text }: { text: string }) {
-  const parts = text.split(/(<mark>.*?<\/mark>)/g);
+  const parts = plainSnippet(text).split(/(<mark>.*?<\/mark>)/g);
   return (
     <>
       {parts.map((part, i) => {

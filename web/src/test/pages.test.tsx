@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from "vitest";
 import { saveSession } from "../api/client";
 import { App } from "../App";
 import { AuthProvider } from "../auth";
-import { Snippet } from "../components/common";
+import { plainSnippet, Snippet } from "../components/common";
 import { SheetView } from "../components/SheetView";
 import { withCitations } from "../pages/Assistant";
 import { entryPath } from "../pages/RulesSearch";
@@ -57,6 +57,15 @@ describe("rule search and the assistant", () => {
     expect(container.querySelectorAll("mark")).toHaveLength(1);
     expect(container.querySelector("img")).toBeNull();
     expect(container.textContent).toContain('<img src=x onerror="alert(1)">');
+  });
+
+  it("drops the SRD's Markdown punctuation from snippets, keeping the marks", () => {
+    const hit = fixtures.rulesSearch().items.find((i) => i.index === "making-an-attack")!;
+    expect(hit.snippet).toContain("#### <mark>Grappling</mark>");
+    const { container } = render(<Snippet text={hit.snippet} />);
+    expect(container.textContent).not.toContain("#");
+    expect(container.querySelector("mark")?.textContent).toBe("Grappling");
+    expect(plainSnippet("***Grasping Hand.*** The hand\n\nattempts")).toBe("Grasping Hand. The hand\nattempts");
   });
 
   it("links the api's rule urls to this app's entry pages", () => {
