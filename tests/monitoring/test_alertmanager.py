@@ -544,8 +544,10 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
                     dashboard_uid="hero-foundry-slo",
                 ),
                 "latency_ticket": alert("ApiLatencyBudgetBurn", "warning", "fastapi-backend"),
-                # Another service: not inhibited by the api's ServiceDown.
+                # The web tier forwards /api/*: its latency while the api is down is inhibited.
                 "frontend_slow": alert("HighResponseTime", "warning", "react-frontend"),
+                # The same service, but not a symptom any inhibition names: delivered.
+                "creation_slow": alert("CharacterCreationSlow", "warning", "fastapi-backend"),
                 # A database outage in staging inhibits staging's api symptoms, not production's.
                 "staging_db": alert("PostgreSQLDown", "critical", "postgresql", "staging"),
                 "staging_budget": alert(
@@ -559,7 +561,7 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
             slack_titles = {
                 "[FIRING:1] critical ServiceDown (fastapi-backend)",
                 "[FIRING:1] critical ApiLatencyBudgetBurn (fastapi-backend)",
-                "[FIRING:1] warning HighResponseTime (react-frontend)",
+                "[FIRING:1] warning CharacterCreationSlow (fastapi-backend)",
                 "[FIRING:1] critical PostgreSQLDown (postgresql)",
             }
             recorder.wait_for(
@@ -589,9 +591,9 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
             ]
             slo_post = slack["[FIRING:1] critical ApiLatencyBudgetBurn (fastapi-backend)"]
             assert slo_post["attachments"][0]["actions"][0]["url"].endswith("/d/hero-foundry-slo")
-            assert slack["[FIRING:1] warning HighResponseTime (react-frontend)"]["attachments"][0][
-                "color"
-            ] == ("warning")
+            assert slack["[FIRING:1] warning CharacterCreationSlow (fastapi-backend)"][
+                "attachments"
+            ][0]["color"] == ("warning")
 
             pagerduty = {pagerduty_summary(p): p for p in recorder.posts(PAGERDUTY_PATH)}
             assert set(pagerduty) == {
@@ -632,7 +634,7 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
             assert "Critical: PagerDuty has paged the on-call engineer." in text
             assert "instance: backend-1:8000" in text
             assert '<a href="http://127.0.0.1:3001/d/hero-foundry-overview">' in html
-            assert any(s.startswith("[FIRING:1] warning HighResponseTime") for s in mails)
+            assert any(s.startswith("[FIRING:1] warning CharacterCreationSlow") for s in mails)
 
             watchdog = recorder.posts(DEADMANSSWITCH_PATH)[0]
             assert [a["labels"]["alertname"] for a in watchdog["alerts"]] == ["Watchdog"]
@@ -648,12 +650,13 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
                 "HighErrorRate/critical/production",  # by ServiceDown
                 "ApiLatencyBudgetBurn/warning/production",  # by its critical twin
                 "ApiErrorBudgetBurn/critical/staging",  # by PostgreSQLDown in staging
+                "HighResponseTime/warning/production",  # the web tier's, by the api's ServiceDown
             ):
                 assert state[key]["state"] == "suppressed" and state[key]["inhibitedBy"], key
             for key in (
                 "ServiceDown/critical/production",
                 "ApiLatencyBudgetBurn/critical/production",
-                "HighResponseTime/warning/production",
+                "CharacterCreationSlow/warning/production",
                 "PostgreSQLDown/critical/staging",
             ):
                 assert state[key]["state"] == "active", key
@@ -668,6 +671,7 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
             everything = recorder.summary()
             assert "HighErrorRate" not in everything
             assert "ApiErrorBudgetBurn" not in everything
+            assert "HighResponseTime" not in everything
             assert not any("warning ApiLatencyBudgetBurn" in title for title in slack)
 
             # -- resolving -----------------------------------------------------------------------
