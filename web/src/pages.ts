@@ -16,6 +16,7 @@ export const PAGE_NAMES = [
   "wizard-equipment",
   "wizard-spells",
   "wizard-details",
+  "wizard-review",
   "level-up",
   "rules-search",
   "rule-entry",

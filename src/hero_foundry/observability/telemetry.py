@@ -67,6 +67,7 @@ PAGE_NAMES: tuple[str, ...] = (
     "wizard-equipment",
     "wizard-spells",
     "wizard-details",
+    "wizard-review",
     "level-up",
     "rules-search",
     "rule-entry",

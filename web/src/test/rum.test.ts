@@ -224,7 +224,7 @@ describe("events", () => {
       "/create/d1/equipment": "wizard-equipment",
       "/create/d1/spells": "wizard-spells",
       "/create/d1/details": "wizard-details",
-      "/create/d1/review": "other",
+      "/create/d1/review": "wizard-review",
       "/nowhere": "other",
     };
     for (const [path, name] of Object.entries(paths)) expect(pageNameFor(path), path).toBe(name);
