@@ -40,7 +40,15 @@ export const PHONE = { width: 375, height: 812 };
 export const ACTION_TIMEOUT_MS = 15_000;
 
 export async function launch() {
-  const args = ["--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check"];
+  const args = [
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--no-default-browser-check",
+    // The same page, the same pixels: one colour profile, whole-tile rasterization.
+    "--force-color-profile=srgb",
+    "--disable-partial-raster",
+    "--disable-skia-runtime-opts",
+  ];
   // Chromium's sandbox needs user namespaces, which root (CI, containers) does not get.
   if (typeof process.getuid === "function" && process.getuid() === 0) args.push("--no-sandbox");
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
@@ -81,6 +89,11 @@ export async function openUser(browser, { viewport = DESKTOP, name = "user" } = 
     expectErrors(...patterns) {
       expected.push(...patterns);
     },
+    /** Forget what was seen and expected (a failed test's errors are not the next one's). */
+    forget() {
+      errors.length = 0;
+      expected = [];
+    },
     /** Fails with the console errors nobody expected; forgets what was seen and expected. */
     assertNoErrors(where) {
       const seen = errors.splice(0);
@@ -98,13 +111,20 @@ export async function openUser(browser, { viewport = DESKTOP, name = "user" } = 
   };
 }
 
-/** A full-page screenshot of the current page, as docs/screenshots/<name>.png. The caret and
- * focus ring are hidden so that the same page gives the same picture. */
-export async function screenshot(page, name) {
+/** A screenshot of the current page, as docs/screenshots/<name>.png: the whole page (for
+ * review), or with `{ fullPage: false }` the screen as the viewport shows it. The pointer is
+ * moved away, the focus dropped, the caret hidden and animations stopped, so that the same page
+ * gives the same picture (blurring is harmless: the next step clicks or fills again). */
+export async function screenshot(page, name, { fullPage = true } = {}) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const file = path.join(SCREENSHOTS, `${name}.png`);
-  await page.evaluate(() => document.fonts.ready);
-  await page.screenshot({ path: file, fullPage: true, animations: "disabled", caret: "hide" });
+  // No hover or focus ring left by the last click: the picture depends on the page only.
+  await page.mouse.move(1, 1);
+  await page.evaluate(() => {
+    if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
+    return document.fonts.ready;
+  });
+  await page.screenshot({ path: file, fullPage, animations: "disabled", caret: "hide" });
   return file;
 }
 
