@@ -112,6 +112,19 @@ def test_a_bad_duration_is_refused() -> None:
 
 
 # -- Prometheus ----------------------------------------------------------------------------------
+def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range() -> None:
+    """A killed component restarts on its port: an ephemeral port could meanwhile be the
+    source port of any outgoing connection."""
+    import socket
+
+    ports = list(Ports.free().__dict__.values())
+    assert len(set(ports)) == len(ports) == 8
+    assert all(1024 <= port < config._ephemeral_low() for port in ports)
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
+
+
 def test_prometheus_copy_differs_only_in_targets_token_alerting_and_rule_files(
     tmp_path: Path,
 ) -> None:

@@ -89,17 +89,8 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        """Ports nothing listens on now (for tests): one ephemeral port each."""
-        sockets = []
-        try:
-            for _ in fields(cls):
-                sock = socket.socket()
-                sock.bind((LOOPBACK, 0))
-                sockets.append(sock)
-            return cls(*(sock.getsockname()[1] for sock in sockets))
-        finally:
-            for sock in sockets:
-                sock.close()
+        """Ports nothing listens on now (for tests), see :func:`free_ports`."""
+        return cls(*free_ports(len(fields(cls))))
 
     def of(self, component: str) -> int:
         """The port of a component by its process name (``node-exporter``, ``sink``...)."""
@@ -107,6 +98,43 @@ class Ports:
 
     def address(self, component: str) -> str:
         return f"{LOOPBACK}:{self.of(component)}"
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; 32768 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports nothing listens on now, chosen at random BELOW the
+    kernel's ephemeral range. An ephemeral port (``bind(0)``) can be taken as the source port of
+    any outgoing connection (a scrape, a client) while its component is stopped, and its restart
+    then finds the port in use: the tests kill and restart the api on the same port."""
+    low = _ephemeral_low()
+    first = max(1024, low - 20000)
+    if low - first < 1000:  # an unusual range: ephemeral ports it is
+        first, low = 0, 0
+    rng = secrets.SystemRandom()
+    sockets: list[socket.socket] = []
+    attempts = 0
+    try:
+        while len(sockets) < count:
+            attempts += 1
+            random_port = low and attempts <= 100 * count  # else let the kernel choose
+            sock = socket.socket()
+            try:
+                sock.bind((LOOPBACK, rng.randrange(first, low) if random_port else 0))
+            except OSError:
+                sock.close()
+                continue
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 # -- Durations -----------------------------------------------------------------------------------
