@@ -59,6 +59,18 @@ def test_sqlite_and_in_process_cache_need_no_database_exporters(tmp_path: Path) 
     assert stack.wanted() == ["sink", "api", "node-exporter", "alertmanager", "prometheus"]
 
 
+def test_the_web_tier_runs_and_is_scraped_as_react_frontend(tmp_path: Path) -> None:
+    stack = Stack(StackOptions(state_dir=tmp_path, web=True))
+    assert stack.wanted() == ["sink", "api", "web", "node-exporter", "alertmanager", "prometheus"]
+    web = stack._build("web")
+    assert web.command[web.command.index("--api-url") + 1] == f"http://127.0.0.1:{stack.ports.api}"
+    assert "HERO_FOUNDRY_METRICS_TOKEN_FILE" in web.env  # the scrape token, as for the api
+    generated = stack.generate()
+    assert "react-frontend" not in generated.left_out_jobs
+    without = Stack(StackOptions(state_dir=tmp_path / "without")).generate()
+    assert "react-frontend" in without.left_out_jobs
+
+
 def test_postgresql_and_redis_bring_their_exporters(tmp_path: Path) -> None:
     stack = Stack(
         StackOptions(

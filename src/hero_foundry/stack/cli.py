@@ -91,6 +91,14 @@ def up(
             help="More environment for the api (repeatable), e.g. HERO_FOUNDRY_LOG_LEVEL=DEBUG.",
         ),
     ] = None,
+    web_port: Annotated[int, typer.Option(help="The web tier (react-frontend).")] = _DEFAULTS.web,
+    web: Annotated[
+        bool,
+        typer.Option(
+            help="Run the web tier (hero-foundry web) on the built front end, web/dist "
+            "(scripts/web.sh builds it; make run does). Off when there is no bundle."
+        ),
+    ] = True,
     install: Annotated[
         bool,
         typer.Option(
@@ -126,6 +134,7 @@ def up(
         node_exporter=node_exporter_port,
         postgres_exporter=postgres_exporter_port,
         redis_exporter=redis_exporter_port,
+        web=web_port,
     )
     options = StackOptions(
         state_dir=state_dir,
@@ -135,12 +144,19 @@ def up(
         redis_url=redis_url,
         api_workers=workers,
         api_env=_pairs(api_env, "--api-env"),
+        web=web,
     )
     try:
         stack = Stack(options)
     except RootError as exc:
         errors.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    if web and not (stack.root / "web" / "dist" / "index.html").is_file():
+        errors.print(
+            "[yellow]no web front end:[/yellow] web/dist is not built (scripts/web.sh builds it;"
+            " make run does): starting without the web tier"
+        )
+        stack.options.web = False
 
     def ready(component: object) -> None:
         console.print(

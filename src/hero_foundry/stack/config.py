@@ -7,7 +7,7 @@ receivers' URLs are substituted:
 - Prometheus: every job's targets become ``127.0.0.1:<port>`` of the local process; the api's
   scrape token is a local secret file; alerts go to the local Alertmanager; the rule files are
   the repository's own (absolute paths), or a generated copy where something had to change.
-- Jobs whose component does not run locally (``react-frontend`` until a web tier exists,
+- Jobs whose component does not run locally (``react-frontend`` when the web front end is not built,
   ``postgresql``/``redis`` when the api uses SQLite/its in-process cache, an exporter that is not
   installed) are left out, and so are their ``absent(up{job="..."})`` terms in TargetMissing:
   nothing is reported down that is not meant to run.
@@ -54,11 +54,11 @@ FAST_SLOW_JOBS = {"postgresql": "2s"}
 #: ``up`` series: TargetMissing (5m / 60 = 5s) would fire at every start of the stack.
 FAST_ABSENT_MIN_FOR = "20s"
 
-#: The scrape jobs of prometheus.yml and the local component each one scrapes. A job that is
-#: not here (react-frontend: there is no web tier yet) never runs locally.
+#: The scrape jobs of prometheus.yml and the local component each one scrapes.
 JOB_COMPONENTS = {
     "prometheus": "prometheus",
     "fastapi-backend": "api",
+    "react-frontend": "web",
     "postgresql": "postgres-exporter",
     "redis": "redis-exporter",
     "node-exporter": "node-exporter",
@@ -86,6 +86,7 @@ class Ports:
     node_exporter: int = 9100
     postgres_exporter: int = 9187
     redis_exporter: int = 9121
+    web: int = 3000
 
     @classmethod
     def free(cls) -> Ports:

@@ -79,6 +79,7 @@ TOOLS = {
 ORDER = (
     "sink",
     "api",
+    "web",
     "postgres-exporter",
     "redis-exporter",
     "node-exporter",
@@ -127,6 +128,9 @@ class StackOptions:
     stop_timeout: float = 10.0
     #: Components not to run even when installed (e.g. {"node-exporter"}).
     without: frozenset[str] = frozenset()
+    #: Run the web tier (``hero-foundry web``, the ``react-frontend`` job) on the built front end
+    #: (``web/dist``; ``scripts/web.sh`` builds it). ``up`` turns it on when the bundle exists.
+    web: bool = False
 
 
 @dataclass
@@ -261,6 +265,8 @@ class Stack:
     def wanted(self) -> list[str]:
         """The components this configuration runs when every program is installed."""
         names = ["sink", "api", "node-exporter", "alertmanager", "prometheus"]
+        if self.options.web:
+            names.append("web")
         if self.uses_postgres:
             names.append("postgres-exporter")
         if self.uses_redis:
@@ -301,6 +307,7 @@ class Stack:
             "node-exporter": f"{base}:{p.node_exporter}/metrics",
             "postgres-exporter": f"{base}:{p.postgres_exporter}/metrics",
             "redis-exporter": f"{base}:{p.redis_exporter}/metrics",
+            "web": f"{base}:{p.web}",
         }
         running = set(self.components) or set(self.runnable())
         hidden = {
@@ -312,6 +319,7 @@ class Stack:
             "node-exporter": "node-exporter",
             "postgres-exporter": "postgres-exporter",
             "redis-exporter": "redis-exporter",
+            "web": "web",
         }
         return {k: v for k, v in urls.items() if hidden.get(k, "api") in running}
 
@@ -393,6 +401,23 @@ class Stack:
                 ready=lambda: http_ok(f"http://{LOOPBACK}:{p.api}/healthz"),
                 ports=(p.api,),
                 prepare=[python, "-m", "hero_foundry.cli", "db", "upgrade"],
+            )
+        if name == "web":
+            env = self._api_env()
+            env.pop("HERO_FOUNDRY_DRILLS_ENABLED")
+            command = [
+                python, "-m", "hero_foundry.cli", "web", "--host", LOOPBACK, "--port", str(p.web),
+                "--api-url", f"http://{LOOPBACK}:{p.api}",
+                "--dist", str(self.root / "web" / "dist"),
+            ]  # fmt: skip
+            return Component(
+                name,
+                command,
+                Path.cwd(),
+                log,
+                env=env,
+                ready=lambda: http_ok(f"http://{LOOPBACK}:{p.web}/healthz"),
+                ports=(p.web,),
             )
         if name == "prometheus":
             assert self.generated is not None
