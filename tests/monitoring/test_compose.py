@@ -7,10 +7,12 @@ checks. A deliberately broken file must be refused."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import subprocess
 import tomllib
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,6 +22,7 @@ import yaml
 
 from hero_foundry.monitoring import check
 from hero_foundry.observability.logs import LOG_FILE_NAME, LOG_SUBDIR
+from hero_foundry.web import logs as web_logs
 from tests.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +41,7 @@ SERVICES = {
     "migrate",
     "backend-1",
     "backend-2",
+    "frontend-1",
     "postgres",
     "redis",
     "postgres-exporter",
@@ -57,13 +61,12 @@ SERVICES = {
 PUBLISHED = {
     ("backend-1", 8000),
     ("backend-2", 8001),
+    ("frontend-1", 3000),
     ("prometheus", 9090),
     ("alertmanager", 9093),
     ("grafana", 3001),
     ("kibana", 5601),
 }
-#: Prometheus targets that are not in the stack yet, and why (deploy/README.md says so too).
-NOT_YET_IN_COMPOSE = {"frontend-1": "the react-frontend web tier arrives with issue 7"}
 #: Host paths outside the repository that a service may mount.
 HOST_MOUNTS = {("node-exporter", "/")}
 #: log_line_prefix values the Logstash PostgreSQL pattern reads.
@@ -190,7 +193,7 @@ def test_the_api_image_is_built_here_and_tagged_with_the_package_version(
     services: dict[str, dict[str, Any]],
 ) -> None:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    for name in ("migrate", "backend-1", "backend-2"):
+    for name in ("migrate", "backend-1", "backend-2", "frontend-1"):
         service = services[name]
         assert split_image(service["image"])[1] == version
         build = service["build"]
@@ -294,18 +297,9 @@ def test_every_prometheus_target_is_a_service_it_can_reach(
         if host in {"localhost", "127.0.0.1"}:
             assert job == "prometheus" and port in prometheus.get("expose", []), target
             continue
-        if host in NOT_YET_IN_COMPOSE:
-            assert host not in services, f"{host} is in the stack now: drop it from the list"
-            continue
         assert host in services, f"{job}: {target} is not a Compose service"
         assert port in services[host].get("expose", []), f"{job}: {host} does not expose {port}"
         assert shares_a_network(prometheus, services[host]), f"{job}: {host} is unreachable"
-
-
-def test_the_targets_not_yet_in_the_stack_are_documented() -> None:
-    readme = README.read_text()
-    for host in NOT_YET_IN_COMPOSE:
-        assert host in readme
 
 
 def test_prometheus_finds_its_rules_and_its_token_where_compose_puts_them(
@@ -491,6 +485,95 @@ def test_logstash_gets_every_setting_its_pipeline_needs(
     assert pipeline_dir and (Path(pipeline_dir[0]["source"]) / PIPELINE.name).is_file()
 
 
+# -- The web tier ------------------------------------------------------------------------------
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def react_frontend_target() -> tuple[str, str]:
+    """(host, port) of Prometheus' react-frontend job."""
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    [job] = [j for j in config["scrape_configs"] if j["job_name"] == "react-frontend"]
+    [target] = [t for static in job["static_configs"] for t in static["targets"]]
+    host, _, port = target.rpartition(":")
+    return host, port
+
+
+def test_the_web_tier_is_the_react_frontend_target_and_serves_the_images_bundle(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    host, port = react_frontend_target()
+    web = services[host]
+    command = web["command"]
+    assert command[0] == "web"
+    assert option(command, "--host") == "0.0.0.0", "reachable from Prometheus' container"
+    assert option(command, "--port") == port and port in web["expose"]
+    [published] = web["ports"]
+    assert int(published["target"]) == int(port)
+    # the bundle the image's web stage built, where the final stage copies it
+    assert option(command, "--dist") == image_bundle_path()
+    # /metrics: the token Prometheus sends, from the same secret, never in the environment
+    env = web["environment"]
+    assert "HERO_FOUNDRY_METRICS_TOKEN" not in env
+    [secret] = [
+        s
+        for s, path in secret_targets(web).items()
+        if path == env["HERO_FOUNDRY_METRICS_TOKEN_FILE"]
+    ]
+    assert secret == "metrics_token" and secret in secret_targets(services["prometheus"])
+    assert "database_url" not in secret_targets(web), "the web tier has no database"
+    assert f"http://127.0.0.1:{port}/healthz" in " ".join(web["healthcheck"]["test"])
+    for replica in ("backend-1", "backend-2"):
+        assert web["depends_on"][replica]["condition"] == "service_healthy"
+
+
+def test_the_api_trusts_forwarded_for_from_the_web_tier_only(
+    config: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    """The web tier reaches the api by a name that exists on one network only, so its
+    connections come from its fixed address there: the one address the replicas trust for
+    X-Forwarded-For (otherwise every browser shares frontend-1's telemetry rate limit)."""
+    web = services["frontend-1"]
+    api_url = urllib.parse.urlsplit(option(web["command"], "--api-url"))
+    replicas = [n for n, s in services.items() if (s.get("command") or [""])[0] == "serve"]
+    assert sorted(replicas) == ["backend-1", "backend-2"]
+    assert api_url.hostname not in services, "a service name resolves on every network"
+    [network] = {
+        network
+        for name in replicas
+        for network, options in services[name]["networks"].items()
+        if api_url.hostname in ((options or {}).get("aliases") or [])
+    }
+    for name in replicas:
+        assert api_url.hostname in services[name]["networks"][network]["aliases"], name
+        assert str(api_url.port) in services[name]["expose"], name
+    address = ipaddress.ip_address(web["networks"][network]["ipv4_address"])
+    [subnet] = [c["subnet"] for c in config["networks"][network]["ipam"]["config"]]
+    assert address in ipaddress.ip_network(subnet)
+    assert config["networks"][network].get("internal") is True
+    for name in replicas:
+        trusted = services[name]["environment"]["FORWARDED_ALLOW_IPS"].split(",")
+        assert [ipaddress.ip_address(t.strip()) for t in trusted] == [address], name
+    assert "FORWARDED_ALLOW_IPS" not in web.get("environment", {})
+
+
+def test_filebeat_reads_the_web_tier_log_file(services: dict[str, dict[str, Any]]) -> None:
+    glob = filebeat_path(services, "react")
+    web = services["frontend-1"]
+    log_dir = PurePosixPath(web["environment"]["HERO_FOUNDRY_LOG_DIR"])
+    [volume] = [v for v, t in named_volumes(web).items() if t == str(log_dir / web_logs.LOG_SUBDIR)]
+    filebeat_volumes = named_volumes(services["filebeat"])
+    assert volume in filebeat_volumes, "Filebeat does not mount the web tier's logs"
+    seen_as = f"{filebeat_volumes[volume]}/{web_logs.LOG_FILE_NAME}"
+    assert PurePosixPath(seen_as).match(glob), f"{seen_as} does not match {glob}"
+    # and the api's files are not read as the web tier's (nor the reverse)
+    api_seen_as = f"{filebeat_volumes['backend-1-logs']}/{LOG_FILE_NAME}"
+    assert not PurePosixPath(api_seen_as).match(glob)
+    assert not PurePosixPath(seen_as).match(filebeat_path(services, "fastapi"))
+
+
 # -- The api image -----------------------------------------------------------------------------
 
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -528,3 +611,73 @@ def test_the_api_image_is_pinned_unprivileged_and_installs_what_bootstrap_instal
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     [entrypoint] = [a for i, a in instructions if i == "ENTRYPOINT"]
     assert json.loads(entrypoint)[0] in scripts
+
+
+def stages() -> dict[str, list[tuple[str, str]]]:
+    """The Dockerfile's instructions by stage (``AS`` name; the last one is ``""``)."""
+    by_stage: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for instruction, arguments in dockerfile_instructions():
+        if instruction == "FROM":
+            words = arguments.split()
+            current = words[2] if len(words) == 3 and words[1].upper() == "AS" else ""
+            by_stage[current] = []
+        elif current is not None:
+            by_stage[current].append((instruction, arguments))
+    return by_stage
+
+
+def image_bundle_path() -> str:
+    """Where the final stage puts the dist/ that the stage running ``npm run build`` wrote."""
+    by_stage = stages()
+    [builder] = [
+        name
+        for name, steps in by_stage.items()
+        if any(i == "RUN" and "npm run build" in a for i, a in steps)
+    ]
+    [workdir] = [a for i, a in by_stage[builder] if i == "WORKDIR"]
+    [copy] = [a for i, a in by_stage[""] if i == "COPY" and f"--from={builder}" in a]
+    _, source, target = copy.split()
+    assert PurePosixPath(source) == PurePosixPath(workdir) / "dist", copy
+    return target
+
+
+def satisfies(version: str, ranges: str) -> bool:
+    """Whether ``version`` is in npm's ``engines`` ranges (the ``^x.y.z`` and ``>=x.y.z`` forms)."""
+    have = tuple(int(p) for p in version.split("."))
+    for alternative in ranges.split("||"):
+        match = re.fullmatch(r"\s*(\^|>=)(\d+)\.(\d+)\.(\d+)\s*", alternative)
+        assert match, f"unhandled range {alternative!r}"
+        floor = tuple(int(g) for g in match.groups()[1:])
+        if have >= floor and (match.group(1) == ">=" or have[0] == floor[0]):
+            return True
+    return False
+
+
+def test_the_image_builds_the_front_end_from_its_lock_file_with_a_pinned_node() -> None:
+    instructions = dockerfile_instructions()
+    [base] = [a for i, a in instructions if i == "ARG" and a.startswith("NODE_IMAGE=")]
+    _, tag = split_image(base.split("=", 1)[1])
+    version = tag.split("-")[0]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{base}: not an exact version"
+    engines = json.loads((ROOT / "web" / "package.json").read_text())["engines"]["node"]
+    assert satisfies(version, engines), f"node {version} does not satisfy {engines}"
+    assert not satisfies("20.18.3", engines)  # the check itself can say no
+    by_stage = stages()
+    [builder] = [n for n, s in by_stage.items() if any("npm run build" in a for _, a in s)]
+    steps = by_stage[builder]
+    runs = [a for i, a in steps if i == "RUN"]
+    assert any(re.search(r"\bnpm ci\b", a) for a in runs), "npm ci: the committed lock file"
+    lock_copied = next(n for n, (i, a) in enumerate(steps) if "package-lock.json" in a)
+    npm_ci = next(n for n, (i, a) in enumerate(steps) if re.search(r"\bnpm ci\b", a))
+    assert lock_copied < npm_ci
+    assert image_bundle_path().startswith("/")
+    # the local install and build never enter the context: excluded after every exception
+    ignore = [
+        line.strip()
+        for line in DOCKERFILE.with_name("Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    last_exception = max(n for n, line in enumerate(ignore) if line.startswith("!web"))
+    for excluded in ("web/node_modules", "web/dist"):
+        assert excluded in ignore[last_exception:], excluded
