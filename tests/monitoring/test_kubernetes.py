@@ -273,12 +273,23 @@ def test_service_monitor_selects_a_service_port_and_sets_the_job(job: k8s.Scrape
         and matches(spec["selector"], s["metadata"]["labels"])
     ]
     (endpoint,) = spec["endpoints"]
-    if job.deployed:
-        assert len(selected) == 1, f"{job.job} selects {len(selected)} Services"
-        assert endpoint["port"] in {p["name"] for p in selected[0]["spec"]["ports"]}
-    else:  # a Service deployed by someone else, with these labels
-        assert selected == []
-        assert spec["selector"]["matchLabels"]["app.kubernetes.io/component"] == job.component
+    assert len(selected) == 1, f"{job.job} selects {len(selected)} Services"
+    assert endpoint["port"] in {p["name"] for p in selected[0]["spec"]["ports"]}
+    # ... and that Service selects pods whose container serves that port
+    (service,) = selected
+    pods = [
+        d["spec"]["template"]
+        for d in of_kind("Deployment")
+        if d["metadata"]["namespace"] == service["metadata"]["namespace"]
+        and matches(
+            {"matchLabels": service["spec"]["selector"]},
+            d["spec"]["template"]["metadata"]["labels"],
+        )
+    ]
+    assert len(pods) == 1, f"{job.job}: {len(pods)} Deployments behind the Service"
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    container_ports = {p["name"] for c in pods[0]["spec"]["containers"] for p in c.get("ports", [])}
+    assert port["targetPort"] in container_ports
     assert ("authorization" in endpoint) == job.bearer
     assert endpoint["relabelings"][0] == {
         "action": "replace",
@@ -316,14 +327,16 @@ def test_every_scrape_job_of_prometheus_yml_has_its_counterpart() -> None:
             pytest.fail(f"job {name} of prometheus.yml has nothing in the cluster")
 
 
-def test_api_scrape_carries_the_metrics_token_the_api_reads() -> None:
-    (monitor,) = [
-        d for d in of_kind("ServiceMonitor") if d["metadata"]["name"] == "fastapi-backend"
-    ]
+@pytest.mark.parametrize(
+    ("job", "deployment"),
+    [("fastapi-backend", "hero-foundry-api"), ("react-frontend", "hero-foundry-web")],
+)
+def test_the_scrape_carries_the_metrics_token_the_server_reads(job: str, deployment: str) -> None:
+    (monitor,) = [d for d in of_kind("ServiceMonitor") if d["metadata"]["name"] == job]
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["authorization"]["type"] == "Bearer"
     credentials = endpoint["authorization"]["credentials"]
-    (api,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == "hero-foundry-api"]
+    (api,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == deployment]
     pod = api["spec"]["template"]["spec"]
     assert api["metadata"]["namespace"] == monitor["metadata"]["namespace"]  # same Secret
     projected = [v for v in pod["volumes"] if "projected" in v]
@@ -335,6 +348,36 @@ def test_api_scrape_carries_the_metrics_token_the_api_reads() -> None:
     assert any(
         env["HERO_FOUNDRY_METRICS_TOKEN_FILE"].startswith(m["mountPath"] + "/") for m in mounts
     )
+
+
+def test_the_web_tier_serves_the_images_bundle_and_forwards_to_the_api_service() -> None:
+    """The web pods run ``hero-foundry web`` on the bundle deploy/Dockerfile puts in the image,
+    listening where their Service and probes point, forwarding to the api's Service."""
+    (web,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == "hero-foundry-web"]
+    (container,) = web["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+
+    def option(name: str) -> str:
+        return args[args.index(name) + 1]
+
+    assert args[0] == "web" and option("--host") == "0.0.0.0"
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert re.search(rf"^COPY --from=\S+ \S+/dist {re.escape(option('--dist'))}$", dockerfile, re.M)
+    (port,) = container["ports"]
+    assert port["containerPort"] == int(option("--port"))
+    assert container["readinessProbe"]["httpGet"]["port"] == port["name"]
+    assert container["image"] == k8s.APP_IMAGE
+    api_url = urllib.parse.urlsplit(option("--api-url"))
+    name, namespace, *_ = api_url.hostname.split(".")
+    (api,) = [
+        s
+        for s in services()
+        if s["metadata"]["name"] == name and s["metadata"]["namespace"] == namespace
+    ]
+    assert api["metadata"]["labels"]["app.kubernetes.io/component"] == "api"
+    assert api_url.port in {p["port"] for p in api["spec"]["ports"]}
+    env = {e["name"] for e in container["env"]}
+    assert "HERO_FOUNDRY_DATABASE_URL_FILE" not in env, "the web tier has no database"
 
 
 ROUTE = "/api/characters/{character_id}"

@@ -14,8 +14,9 @@ manifest, a missing one, or one whose source is gone). Nothing in a manifest is 
   ``templates/*.tmpl`` as a key.
 - ``manifests/dashboards/<file>.yaml``: one ``ConfigMap`` per
   ``monitoring/grafana/dashboards/*.json`` with the label Grafana's sidecar watches.
-- ``manifests/servicemonitors.yaml``, ``api.yaml``, ``exporters.yaml``: the scrape targets with
-  the job names of ``monitoring/prometheus/prometheus.yml``, the api and the two exporters.
+- ``manifests/servicemonitors.yaml``, ``api.yaml``, ``web.yaml``, ``exporters.yaml``: the scrape
+  targets with the job names of ``monitoring/prometheus/prometheus.yml``, the api, the web tier
+  and the two exporters.
 
 Every object Prometheus must select carries ``release: <release name>``, the label the chart puts
 on its own ServiceMonitors and rules; the values select exactly that label.
@@ -51,10 +52,14 @@ ALERTMANAGER_REPLICAS = 3
 DASHBOARD_LABEL = ("grafana_dashboard", "1")
 #: Grafana image: the schema the dashboards are generated for (grafana-foundation-sdk 11.6).
 GRAFANA_IMAGE_TAG = "11.6.1"  # as deploy/compose.yaml
-#: Built by deploy/Dockerfile (entrypoint ``hero-foundry``, user 10001); push it where the
-#: cluster pulls from and set the image (kustomize ``images:``) to that name.
+#: Built by deploy/Dockerfile (entrypoint ``hero-foundry``, user 10001; the api and the web tier
+#: with the front end's bundle); push it where the cluster pulls from and set the image
+#: (kustomize ``images:``) to that name.
 APP_IMAGE = "hero-foundry-api:0.1.0"
 APP_UID = 10001
+#: Where deploy/Dockerfile puts the built bundle that ``hero-foundry web`` serves.
+WEB_DIST_DIR = "/app/web/dist"
+WEB_PORT = 3000
 #: The exporters' images: those of deploy/compose.yaml.
 POSTGRES_EXPORTER_IMAGE = "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"
 REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.66.0-alpine"
@@ -98,15 +103,13 @@ class ScrapeJob:
     port: str  # the Service port's name
     interval: str
     bearer: bool  # /metrics needs the metrics token
-    deployed: bool = True  # these manifests deploy the Service
 
 
 #: The Service-backed jobs (node-exporter, prometheus and alertmanager come with the chart).
 SCRAPE_JOBS = (
     ScrapeJob("fastapi-backend", "api", "http", "10s", bearer=True),
-    # The web tier (frontend-1:3000 under Compose) is not part of these manifests: its own
-    # Service (labels below, a port named http) is picked up when it is deployed.
-    ScrapeJob("react-frontend", "web", "http", "10s", bearer=True, deployed=False),
+    # The web tier (frontend-1:3000 under Compose): manifests/web.yaml.
+    ScrapeJob("react-frontend", "web", "http", "10s", bearer=True),
     ScrapeJob("postgresql", "postgres-exporter", "metrics", "30s", bearer=False),
     ScrapeJob("redis", "redis-exporter", "metrics", "30s", bearer=False),
 )
@@ -411,6 +414,72 @@ def api_manifests() -> list[dict[str, Any]]:
     ]
 
 
+def web_manifests() -> list[dict[str, Any]]:
+    """The web tier: the api's image running ``hero-foundry web`` on the bundle it carries,
+    ``/api/*`` forwarded to the api's Service, ``/metrics`` behind the same token as the api's."""
+
+    def env(name: str, value: str) -> dict[str, str]:
+        return {"name": f"HERO_FOUNDRY_{name}", "value": value}
+
+    def probe(path: str) -> dict[str, Any]:
+        return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": 10}
+
+    container = {
+        "name": "web",
+        "image": APP_IMAGE,
+        "args": [
+            "web",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(WEB_PORT),
+            "--api-url",
+            f"http://hero-foundry-api.{APP_NAMESPACE}.svc:8000",
+            "--dist",
+            WEB_DIST_DIR,
+        ],
+        "ports": [{"name": "http", "containerPort": WEB_PORT}],
+        "env": [
+            env("ENVIRONMENT", "production"),
+            env("DATA_DIR", "/var/lib/hero-foundry"),
+            env("LOG_DIR", ""),  # ECS JSON on stdout only: the cluster collects it
+            env("METRICS_TOKEN_FILE", f"{APP_SECRETS_DIR}/{METRICS_TOKEN_KEY}"),
+        ],
+        "livenessProbe": probe("/healthz"),
+        # /readyz: the bundle is there and the api answers.
+        "readinessProbe": probe("/readyz"),
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+        "securityContext": {"allowPrivilegeEscalation": False},
+        "volumeMounts": [
+            {"name": "secrets", "mountPath": APP_SECRETS_DIR, "readOnly": True},
+            {"name": "data", "mountPath": "/var/lib/hero-foundry"},
+        ],
+    }
+    volumes = [
+        {
+            "name": "secrets",
+            "projected": {"sources": [{"secret": {"name": METRICS_TOKEN_SECRET}}]},
+        },
+        {"name": "data", "emptyDir": {}},
+    ]
+    return [
+        _deployment(
+            "hero-foundry-web",
+            "web",
+            2,
+            container,
+            securityContext={
+                "runAsNonRoot": True,
+                "runAsUser": APP_UID,
+                "runAsGroup": APP_UID,
+                "fsGroup": APP_UID,
+            },
+            volumes=volumes,
+        ),
+        _service("hero-foundry-web", "web", "http", WEB_PORT),
+    ]
+
+
 def exporter_manifests() -> list[dict[str, Any]]:
     """postgres_exporter and redis_exporter, pointed at the servers by a Secret."""
     postgres = {
@@ -610,6 +679,7 @@ def render_all(repo_root: Path) -> dict[Path, str]:
         ),
     )
     add("api.yaml", _documents(_header(GENERATOR), *api_manifests()))
+    add("web.yaml", _documents(_header(GENERATOR), *web_manifests()))
     add("exporters.yaml", _documents(_header(GENERATOR), *exporter_manifests()))
     add(
         "servicemonitors.yaml",
