@@ -81,7 +81,13 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(request: Request) -> JSONResponse:
     results = await asyncio.gather(*(_run(name, c, request) for name, c in CHECKS.items()))
-    checks = dict(zip(CHECKS, results, strict=True))
+    return readiness(request, dict(zip(CHECKS, results, strict=True)))
+
+
+def readiness(request: Request, checks: dict[str, str]) -> JSONResponse:
+    """The readiness answer for ``checks`` (name -> ``ok``, ``not configured`` or ``failed: why``):
+    200 unless one failed, else a 503 problem naming the failed ones (the api's and the web tier's
+    ``/readyz``)."""
     failed = [name for name, result in checks.items() if result.startswith("failed")]
     if not failed:
         return JSONResponse({"status": "ready", "checks": checks})

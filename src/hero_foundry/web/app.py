@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -33,9 +32,10 @@ from starlette.staticfiles import StaticFiles
 from hero_foundry import __version__, problems
 from hero_foundry.limits import BodySizeLimit
 from hero_foundry.observability.exposition import router as metrics_router
+from hero_foundry.observability.health import readiness
 from hero_foundry.observability.logs import install_request_context
 from hero_foundry.observability.middleware import MetricsMiddleware
-from hero_foundry.problems import PROBLEM_JSON, ProblemError, problem_response
+from hero_foundry.problems import ProblemError, problem_response
 from hero_foundry.web.logs import configure_web_logging
 from hero_foundry.web.proxy import PROXY_METHODS, ApiProxy
 from hero_foundry.web.settings import WebSettings
@@ -171,18 +171,7 @@ def create_web_app(
             "bundle": "ok" if bundle.present() else f"failed: {bundle.index} missing",
             "api": await _api_check(proxy),
         }
-        failed = [name for name, result in checks.items() if result != "ok"]
-        if not failed:
-            return JSONResponse({"status": "ready", "checks": checks})
-        body: dict[str, Any] = {
-            "type": "about:blank",
-            "title": "Service Unavailable",
-            "status": 503,
-            "detail": "Not ready: " + "; ".join(f"{name} {checks[name]}" for name in failed),
-            "instance": request.url.path,
-            "checks": checks,
-        }
-        return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
+        return readiness(request, checks)
 
     @app.api_route("/api", methods=list(PROXY_METHODS), include_in_schema=False)
     @app.api_route("/api/{path:path}", methods=list(PROXY_METHODS), include_in_schema=False)
