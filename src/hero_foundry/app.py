@@ -20,6 +20,7 @@ from hero_foundry.exports.routes import router as exports_router
 from hero_foundry.levelling.routes import router as levelling_router
 from hero_foundry.limits import BodySizeLimit
 from hero_foundry.lookup.routes import router as lookup_router
+from hero_foundry.observability import build
 from hero_foundry.observability.activity import DatabaseActivity, RedisActivity
 from hero_foundry.observability.database import instrument as instrument_database
 from hero_foundry.observability.exposition import multiproc_dir
@@ -53,6 +54,7 @@ PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings)  # ECS JSON to stdout (+ log_dir); idempotent
+    build.publish()  # hero_foundry_build_info{version, commit}
     for name in PARAMETER_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -208,6 +208,7 @@ async def test_an_uncaught_exception_is_one_record_with_its_stack_trace(
     [access] = access_records(records, rid)
     assert field(access, "http.response.status_code") == 500
     assert field(access, "error.type") == "RuntimeError"
+    assert access["log.level"] == "error"  # where the error runbook's log query looks
 
     # The same on stdout, and nothing else in the whole output holds the stack trace again.
     stdout = capsys.readouterr().out

@@ -1,12 +1,12 @@
 """Prometheus: the configuration, the rules and their promtool unit tests.
 
 - ``promtool check config`` / ``check rules`` accept the files as committed;
-- every promtool unit test file passes, and a wrong expectation, a seed expression or a missing
-  guard makes it fail (the tests can fail);
+- every promtool unit test file passes, and a wrong expectation, an expression of the customer's
+  document or a missing guard makes it fail (the tests can fail);
 - every alert has a case where it fires and one where it stays silent, carries its labels and
   annotations, and has its runbook;
-- the seed's alerts keep their groups, thresholds and ``for:``; the scrape jobs are the
-  contract's;
+- the customer's alerts keep their groups, thresholds and ``for:``; the scrape jobs keep the
+  document's names, each scraping something that serves metrics;
 - a real Prometheus loads the configuration and every rule group, and knows its Alertmanager.
 """
 
@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hero_foundry.monitoring import links
 from hero_foundry.processes import free_port, stop
 from tests.conftest import unavailable
 
@@ -41,20 +42,44 @@ SEVERITIES = {"critical", "warning", "info"}
 #: Always firing, by design: its "silent" case is the dead-man's switch noticing its absence.
 ALWAYS_FIRING = {"Watchdog"}
 
-#: The seed document's alerts: group, ``for:``, severity and the threshold comparison its
-#: expression must keep (shared/seed-review.md, "Names to keep").
+#: The customer's alerts: group, ``for:``, severity and the threshold comparison its
+#: expression must keep, on the signal it reads (docs/alerting.md). AIServiceDown's ``for`` is
+#: 2m instead of the document's 10m: the cause of the assistant's 503s must come in minutes.
 SEED_ALERTS = {
     "ServiceDown": ("hero-foundry-critical", "1m", "critical", r"^up == 0$"),
-    "HighErrorRate": ("hero-foundry-critical", "2m", "critical", r"\)\s*> 0\.05\s"),
-    "HighResponseTime": ("hero-foundry-critical", "3m", "warning", r"\)\s*> 2\s"),
-    "CharacterCreationSlow": ("hero-foundry-business", "5m", "warning", r"\)\s*> 300\s*$"),
-    "LevelUpSlow": ("hero-foundry-business", "5m", "warning", r"\)\s*> 120\s*$"),
-    "AIServiceDown": ("hero-foundry-business", "10m", "warning", r"\)\s*> 0\.2\s"),
-    "HighCPUUsage": ("hero-foundry-infrastructure", "5m", "warning", r"\)\s*> 80$"),
-    "HighMemoryUsage": ("hero-foundry-infrastructure", "5m", "warning", r"\* 100 > 85$"),
-    "DiskSpaceLow": ("hero-foundry-infrastructure", "5m", "warning", r"\* 100 < 20\s"),
-}
-#: Every alert the shared contract names (issue 5, points 2 and 3).
+    "HighErrorRate": (
+        "hero-foundry-critical", "2m", "critical", r"^job:http_user_errors:ratio_rate5m > 0\.05$"
+    ),
+    "HighResponseTime": (
+        "hero-foundry-critical", "3m", "warning",
+        r"^job:http_user_request_duration_seconds:p95_rate5m > 2$",
+    ),
+    "CharacterCreationSlow": (
+        "hero-foundry-business", "5m", "warning",
+        r"^job:character_creation_duration_seconds:p95_rate5m > 300$",
+    ),
+    "LevelUpSlow": (
+        "hero-foundry-business", "5m", "warning",
+        r"^job:level_up_duration_seconds:p95_rate5m > 120$",
+    ),
+    "AIServiceDown": (
+        "hero-foundry-business", "2m", "warning", r"^job:ai_query_failures:ratio_rate5m > 0\.2$"
+    ),
+    "HighCPUUsage": (
+        "hero-foundry-infrastructure", "5m", "warning",
+        r"^instance:node_cpu_utilisation:percent_rate5m > 80$",
+    ),
+    "HighMemoryUsage": (
+        "hero-foundry-infrastructure", "5m", "warning",
+        r"^instance:node_memory_utilisation:percent > 85$",
+    ),
+    "DiskSpaceLow": (
+        "hero-foundry-infrastructure", "5m", "warning",
+        r"^instance_mountpoint:node_filesystem_avail:percent < 20$",
+    ),
+}  # fmt: skip
+#: Every alert the repository promises: the customer's, the dependencies', the SLO burn rates,
+#: the Watchdog and the meta-monitoring (docs/alerting.md).
 CONTRACT_ALERTS = set(SEED_ALERTS) | {
     "PostgreSQLDown",
     "RedisDown",
@@ -68,6 +93,7 @@ CONTRACT_ALERTS = set(SEED_ALERTS) | {
     "AlertmanagerConfigReloadFailed",
     "AlertmanagerNotificationsFailing",
     "TargetMissing",
+    "DependencyRecentlyDown",
 }
 SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 CONTRACT_RECORDS = {
@@ -124,14 +150,6 @@ def unit_test_cases() -> list[tuple[str, dict[str, Any]]]:
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=cwd)
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        unavailable("promtool", "install the Debian package prometheus")
-    return path
 
 
 def mutated_run(
@@ -266,15 +284,72 @@ def test_seed_alert_keeps_its_group_threshold_and_for(alert: str) -> None:
     assert re.search(threshold, rule["expr"], re.MULTILINE), rule["expr"]
 
 
+def recording_rules() -> dict[str, str]:
+    return {
+        rule["record"]: rule["expr"]
+        for path in RULES
+        for group in load(path)["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
+
+
 def test_seed_expressions_are_fixed() -> None:
+    """The signals the customer's alerts read are computed right: both sides of the error ratio
+    summed by job, histograms summed by job and le before histogram_quantile, a failure ratio
+    with a minimum-traffic guard for the assistant, real file systems only."""
     rules = {rule["alert"]: rule["expr"] for _, _, rule in alert_rules()}
-    # Both sides of the error ratio summed by job, and a minimum-traffic guard.
-    assert rules["HighErrorRate"].count("sum by (job) (rate(http_requests_total") == 3
-    for quantile in ("HighResponseTime", "CharacterCreationSlow", "LevelUpSlow"):
-        assert "sum by (job, le) (rate(" in rules[quantile]
-    assert "ai_query_failure_total" in rules["AIServiceDown"]
-    assert "increase(ai_queries_total[5m])) >= 5" in rules["AIServiceDown"]
-    assert 'fstype!~"tmpfs|' in rules["DiskSpaceLow"]
+    records = recording_rules()
+    assert records["job:http_user_errors:ratio_rate5m"] == (
+        "job:http_user_errors:rate5m / job:http_user_requests:rate5m"
+    )
+    assert "sum by (job) (" in records["job:http_user_errors:rate5m"]
+    assert records["job:http_user_requests:rate5m"].startswith("sum by (job) (rate(")
+    assert "job:http_user_requests:rate5m >= 0.1" in rules["HighErrorRate"]
+    for histogram in ("character_creation_duration_seconds", "level_up_duration_seconds"):
+        assert (
+            f"sum by (job, le) (rate({histogram}_bucket[5m]))"
+            in records[f"job:{histogram}:p95_rate5m"]
+        )
+    assert (
+        "sum by (job, le) (" in records["job_le:http_user_request_duration_seconds_bucket:rate5m"]
+    )
+    assert "ai_query_failure_total" in records["job:ai_query_failures:ratio_rate5m"]
+    assert "increase(ai_queries_total[5m])" in records["job:ai_queries:increase5m"]
+    assert "job:ai_queries:increase5m >= 5" in rules["AIServiceDown"]
+    assert 'fstype!~"tmpfs|' in records["instance_mountpoint:node_filesystem_avail:percent"]
+
+
+#: The selectors of the request metrics, defined once in hero-foundry-recording.yml: machine
+#: traffic is never a user request, the assistant's 503s are never an error of the api, and its
+#: answers are never in the latency objective. Every rule reading these metrics uses them.
+_MACHINE = "/metrics|/healthz|/readyz"
+_ASSISTANT = "/api/assistant/ask"
+USER_SELECTORS = {
+    f'http_requests_total{{endpoint!~"{_MACHINE}"}}',
+    f'http_requests_total{{status=~"5..", endpoint!~"{_MACHINE}|{_ASSISTANT}"}}',
+    f'http_requests_total{{status=~"5..", status!="503", endpoint="{_ASSISTANT}"}}',
+    f'http_request_duration_seconds_bucket{{endpoint!~"{_MACHINE}|{_ASSISTANT}"}}',
+    f'http_request_duration_seconds_bucket{{le="2.0", endpoint!~"{_MACHINE}|{_ASSISTANT}"}}',
+    f'http_request_duration_seconds_count{{endpoint!~"{_MACHINE}|{_ASSISTANT}"}}',
+}
+_REQUEST_METRIC = re.compile(
+    r"http_request(?:s_total|_duration_seconds_(?:bucket|count|sum))\b(?:\{[^}]*\})?"
+)
+
+
+def test_every_rule_counts_user_requests_with_the_same_selectors() -> None:
+    """One definition of a user request: the alerts and SLOs never drift apart (e.g. an SLO
+    window still counting the assistant's 503s while HighErrorRate leaves them out)."""
+    found: dict[str, set[str]] = {}
+    for path in RULES:
+        for group in load(path)["groups"]:
+            for rule in group["rules"]:
+                name = rule.get("record") or rule["alert"]
+                for selector in _REQUEST_METRIC.findall(rule["expr"]):
+                    found.setdefault(selector, set()).add(name)
+    everything = {"http_requests_total"}  # job:http_requests:rate5m: all traffic, by design
+    assert set(found) - USER_SELECTORS - everything == set(), found
 
 
 @pytest.mark.parametrize("alert", sorted(CONTRACT_ALERTS))
@@ -289,13 +364,24 @@ def test_alert_has_severity_service_annotations_and_runbook(alert: str) -> None:
         assert labels["service"], "every alert names the affected component"
         assert annotations["summary"].strip()
         assert annotations["description"].strip()
-        assert annotations["runbook_url"] == f"monitoring/runbooks/{alert}.md"
+        assert annotations["runbook_url"] == links.load(REPO).runbook(alert)
+        if labels["severity"] in {"critical", "warning"}:
+            # What the notification shows first, and what changed when the alert fired.
+            assert annotations["action"].strip()
+            assert annotations["changes"] == CHANGES_ANNOTATION, alert
     runbook = REPO / "monitoring" / "runbooks" / f"{alert}.md"
     assert runbook.is_file(), f"{runbook} is missing"
-    text = runbook.read_text()
-    assert text.startswith(f"# {alert}\n")
-    for section in ("## Meaning", "## Confirm", "## Mitigate"):
-        assert section in text, f"{runbook.name} has no {section!r} section"
+    assert runbook.read_text().startswith(f"# {alert}\n")
+
+
+#: Every notified alert's ``changes`` annotation, character for character: the recent changes
+#: (hero_foundry:recent_change) as one line.
+CHANGES_ANNOTATION = (
+    '{{ range query "hero_foundry:recent_change" }}{{ .Labels.change }}'
+    "{{ with .Labels.drill }} {{ . }}{{ end }}{{ with .Labels.version }} {{ . }}{{ end }}"
+    "{{ with .Labels.commit }} ({{ . }}){{ end }}{{ with .Labels.job }} ({{ . }}){{ end }}; "
+    "{{ end }}"
+)
 
 
 def test_burn_rate_alerts_page_fast_and_ticket_slow() -> None:
@@ -386,7 +472,7 @@ def test_a_wrong_expectation_fails(promtool: str, tmp_path: Path) -> None:
 
 
 SEED_EXPRESSIONS = {
-    # alert: (the seed's expression, the unit test case it fails)
+    # alert: (the customer's expression, the unit test case it fails)
     "HighErrorRate": (
         'rate(http_requests_total{status=~"5.."}[5m]) / rate(http_requests_total[5m]) > 0.05',
         "HighErrorRate stays silent on one 5xx in busy traffic",
@@ -417,8 +503,9 @@ def _replace_expr(text: str, alert: str, expr: str) -> tuple[str, str]:
 def test_the_seed_expression_fails_the_unit_tests(
     promtool: str, tmp_path: Path, alert: str
 ) -> None:
-    """Each defect the seed review lists is caught: with the seed's expression back, a unit
-    test fails (one 5xx fires HighErrorRate, a quiet night fires AIServiceDown, ...)."""
+    """Each defect of the customer's expressions is caught (docs/review.md): with the
+    customer's expression back, a unit test fails (one 5xx fires HighErrorRate, a quiet night
+    fires AIServiceDown, ...)."""
     seed_expr, case = SEED_EXPRESSIONS[alert]
     rule_file = "hero-foundry-alerts.yml"
     old, new = _replace_expr((ROOT / "rules" / rule_file).read_text(), alert, seed_expr)
@@ -571,5 +658,13 @@ def test_prometheus_loads_every_rule_group_and_knows_its_alertmanager(prometheus
     )
     watchdog = [a for a in alerts["alerts"] if a["labels"]["alertname"] == "Watchdog"]
     assert watchdog and watchdog[0]["state"] == "firing"
-    targets = _get(f"{prometheus}/api/v1/targets")
-    assert {t["labels"]["job"] for t in targets["activeTargets"]} == set(CONTRACT_JOBS)
+    # Static targets are applied by the scrape manager a few seconds after the start (its
+    # discovery refresh), not with the first rule evaluation: wait for them.
+    jobs = set(CONTRACT_JOBS)
+    targets = _poll(
+        f"{prometheus}/api/v1/targets",
+        lambda data: {t["labels"]["job"] for t in data["activeTargets"]} >= jobs,
+        deadline,
+    )
+    assert targets is not None
+    assert {t["labels"]["job"] for t in targets["activeTargets"]} == jobs

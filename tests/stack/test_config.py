@@ -164,11 +164,15 @@ def test_prometheus_copy_differs_only_in_targets_token_alerting_and_rule_files(
     assert local["global"] == source["global"]
     assert set(local) == set(source)
 
-    # The repository's rule files, except meta.yml (TargetMissing): generated.
+    # The repository's rule files; generated where they have alerts (their runbook links
+    # point at this stack's sink, on 19099 here) and for meta.yml (TargetMissing) anyway.
     on_disk = sorted(PROMETHEUS_DIR.glob("rules/*.yml"))
     assert [Path(p).name for p in local["rule_files"]] == [p.name for p in on_disk]
     generated_names = [p.name for p in generated.generated_rules]
-    assert generated_names == ["meta.yml"]
+    with_alerts = [
+        p.name for p in on_disk if any("alert" in r for g in load(p)["groups"] for r in g["rules"])
+    ]
+    assert generated_names == with_alerts and "meta.yml" in generated_names
     for path in map(Path, local["rule_files"]):
         assert path.is_absolute() and path.is_file()
         if path.name not in generated_names:
@@ -186,10 +190,23 @@ def test_target_missing_keeps_exactly_the_jobs_that_run(tmp_path: Path) -> None:
     assert kept == ["prometheus", "fastapi-backend", "node-exporter", "alertmanager"]
     assert not set(kept) & set(generated.left_out_jobs)
 
-    # Nothing else of meta.yml changed.
+    # Nothing else of meta.yml changed but the runbook links, which open this stack's sink.
     without = copy.deepcopy(local)
     target_missing(without)["expr"] = target_missing(source)["expr"]
+    for group, source_group in zip(without["groups"], source["groups"], strict=True):
+        for rule, source_rule in zip(group["rules"], source_group["rules"], strict=True):
+            url = rule["annotations"]["runbook_url"]
+            assert url == f"http://127.0.0.1:19099/runbooks/{rule['alert']}.md"
+            rule["annotations"]["runbook_url"] = source_rule["annotations"]["runbook_url"]
     assert without == source
+
+
+def test_the_runbook_links_stay_the_repository_s_without_a_sink(tmp_path: Path) -> None:
+    """Without the sink (no Alertmanager here) nothing serves runbooks locally: the rule files
+    keep the links of monitoring/links.yml."""
+    generated = generate(tmp_path, SQLITE_COMPONENTS - {"sink"})
+    assert "meta.yml" in [p.name for p in generated.generated_rules]  # TargetMissing still
+    assert [p.name for p in generated.generated_rules] == ["meta.yml"]
 
 
 def test_with_postgresql_and_redis_only_the_web_tier_is_left_out(tmp_path: Path) -> None:
@@ -263,17 +280,30 @@ def test_fast_overlay_scales_every_duration_of_every_rule(tmp_path: Path) -> Non
                     # The one floor: absent() needs Prometheus' first scrapes (about 10 s).
                     assert fast_rule["for"] == config.FAST_ABSENT_MIN_FOR
                 elif "for" in rule:
-                    assert config.parse_duration(fast_rule["for"]) * factor == (
-                        config.parse_duration(rule["for"])
-                    ), name
+                    # Scaled, but never under three scrapes (FAST_MIN_FOR).
+                    expected = max(
+                        config.parse_duration(rule["for"]) // factor,
+                        min(
+                            config.parse_duration(config.FAST_MIN_FOR),
+                            config.parse_duration(rule["for"]),
+                        ),
+                    )
+                    assert config.parse_duration(fast_rule["for"]) == expected, name
+                if "keep_firing_for" in rule:
+                    expected = max(
+                        config.parse_duration(rule["keep_firing_for"]) // factor,
+                        config.parse_duration(config.FAST_MIN_KEEP_FIRING_FOR),
+                    )
+                    assert config.parse_duration(fast_rule["keep_firing_for"]) == expected, name
                 original, rest = _durations_and_rest(str(expr))
                 scaled, fast_rest = _durations_and_rest(str(fast_rule["expr"]))
                 if rule.get("alert") != "TargetMissing":
                     assert fast_rest == rest, f"{name}: only durations may change"
                 assert [d * factor for d in scaled] == original, name
                 checked += len(original)
-                untouched = {k: v for k, v in rule.items() if k not in ("for", "expr")}
-                assert {k: v for k, v in fast_rule.items() if k not in ("for", "expr")} == untouched
+                timing = ("for", "keep_firing_for", "expr", "annotations")
+                untouched = {k: v for k, v in rule.items() if k not in timing}
+                assert {k: v for k, v in fast_rule.items() if k not in timing} == untouched
     assert checked > 50, "the rules' range windows were compared"
 
 

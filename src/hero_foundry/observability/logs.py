@@ -506,7 +506,9 @@ def _log_access(
     outcome = str(status) if status is not None else "no response"
     if status is not None and not complete:
         outcome += " (incomplete)"
-    level = logging.INFO if status is not None and status < 500 else logging.WARNING
+    # A 5xx is a failure of ours: level error, where the error runbook's log query looks (with
+    # the request id and route). No response at all (a client gone mid-request): a warning.
+    level = logging.WARNING if status is None else logging.INFO if status < 500 else logging.ERROR
     access_log.log(
         level, "%s %s %s in %.1f ms", method, path, outcome, duration_ns / 1e6, extra=fields
     )

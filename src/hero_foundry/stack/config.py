@@ -53,6 +53,14 @@ FAST_SLOW_JOBS = {"postgresql": "2s"}
 #: newly discovered targets every 5 s, so for up to about 10 s after it starts no job has an
 #: ``up`` series: TargetMissing (5m / 60 = 5s) would fire at every start of the stack.
 FAST_ABSENT_MIN_FOR = "20s"
+#: The shortest ``for:`` of any alert in the fast mode: three scrapes. Scaled by 60, ServiceDown's
+#: 1m is one second, so one slow scrape of a busy machine (a timeout of the 1 s interval) and the
+#: next would page; production's ``for: 1m`` spans six scrapes of the api.
+FAST_MIN_FOR = "3s"
+#: The shortest ``keep_firing_for:`` in the fast mode. The fast windows (5m -> 5 s) hold a few
+#: dozen requests, so a 10 % error ratio dips under 5 % for seconds at a time; production's
+#: 5-minute windows hold thousands.
+FAST_MIN_KEEP_FIRING_FOR = "10s"
 
 #: The scrape jobs of prometheus.yml and the local component each one scrapes.
 JOB_COMPONENTS = {
@@ -285,12 +293,23 @@ def without_absent_terms(expr: str, jobs: set[str]) -> str | None:
     return "\nor ".join(kept) + "\n" if kept else None
 
 
+def _fast_floor(scaled: str, original: str, floor: str) -> str:
+    """``scaled``, raised to ``floor`` but never above ``original``."""
+    minimum = min(parse_duration(floor), parse_duration(original))
+    return format_duration(minimum) if parse_duration(scaled) < minimum else scaled
+
+
 def local_rules(
-    source: Mapping[str, Any], *, left_out: Iterable[str] = (), factor: float | None = None
+    source: Mapping[str, Any],
+    *,
+    left_out: Iterable[str] = (),
+    factor: float | None = None,
+    runbook_base: str | None = None,
 ) -> dict[str, Any]:
     """A rule file for the local Prometheus: TargetMissing-style ``absent(up{job=...})`` terms
-    of left-out jobs removed (a rule left with none is dropped) and, with ``factor``, every
-    duration divided by it."""
+    of left-out jobs removed (a rule left with none is dropped), with ``factor`` every duration
+    divided by it (with the floors above), with ``runbook_base`` every alert's ``runbook_url``
+    pointed at the local runbook server (``<base><Alert>.md``)."""
     jobs = set(left_out)
     rules_file = copy.deepcopy(dict(source))
     for group in rules_file.get("groups") or []:
@@ -301,18 +320,22 @@ def local_rules(
             expr = without_absent_terms(str(rule["expr"]), jobs) if jobs else str(rule["expr"])
             if expr is None:
                 continue
-            original_for = str(rule.get("for", "0s"))
             if factor:
                 expr = scale_expr(expr, factor)
-                for key in ("for", "keep_firing_for"):
-                    if key in rule:
-                        rule[key] = scale_duration(str(rule[key]), factor)
-                if "for" in rule and "absent(" in expr:
-                    floor = min(parse_duration(FAST_ABSENT_MIN_FOR), parse_duration(original_for))
-                    if parse_duration(rule["for"]) < floor:
-                        rule["for"] = format_duration(floor)
+                if "for" in rule:
+                    original = str(rule["for"])
+                    floor = FAST_ABSENT_MIN_FOR if "absent(" in expr else FAST_MIN_FOR
+                    rule["for"] = _fast_floor(scale_duration(original, factor), original, floor)
+                if "keep_firing_for" in rule:
+                    original = str(rule["keep_firing_for"])
+                    rule["keep_firing_for"] = _fast_floor(
+                        scale_duration(original, factor), original, FAST_MIN_KEEP_FIRING_FOR
+                    )
             if expr != str(rule["expr"]):
                 rule["expr"] = expr
+            annotations = rule.get("annotations")
+            if runbook_base and isinstance(annotations, dict) and "runbook_url" in annotations:
+                annotations["runbook_url"] = f"{runbook_base}{rule['alert']}.md"
             kept.append(rule)
         group["rules"] = kept
     return rules_file
@@ -492,6 +515,8 @@ def generate(
     token_file = stack / "secrets" / "metrics_token"
     _secret(token_file, lambda: secrets.token_urlsafe(32))
 
+    # Runbook links of local alerts open the local sink's runbook pages.
+    runbook_base = f"http://{ports.address('sink')}/runbooks/" if "sink" in components else None
     rules_out = stack / "prometheus" / "rules"
     for stale in rules_out.glob("*.yml") if rules_out.is_dir() else []:
         stale.unlink()
@@ -500,7 +525,9 @@ def generate(
     for pattern in source.get("rule_files") or []:
         for path in sorted(source_dir.glob(pattern)):
             original = load(path)
-            local = local_rules(original, left_out=left_out, factor=factor)
+            local = local_rules(
+                original, left_out=left_out, factor=factor, runbook_base=runbook_base
+            )
             if local == original:
                 rule_files.append(path)
                 continue
@@ -508,7 +535,7 @@ def generate(
             header = (
                 f"Generated by `hero-foundry up` from {path.relative_to(root)}{fast}.\n"
                 "absent(up{job=...}) terms of the jobs that do not run here are removed: "
-                f"{', '.join(left_out) or 'none'}.\n"
+                f"{', '.join(left_out) or 'none'}; runbook links point at {runbook_base}.\n"
                 "Do not edit: it is written again at every start."
             )
             _write(out, dump(local, header))
