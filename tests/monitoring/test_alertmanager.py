@@ -142,7 +142,7 @@ def test_config_keeps_secrets_in_relative_files_and_uses_matchers() -> None:
     assert config["global"]["smtp_auth_password_file"] == "secrets/smtp_password"
     # `matchers`, never the deprecated `match`/`match_re`.
     assert re.search(r"^\s*-?\s*(match|match_re|source_match|target_match)\s*:", text, re.M) is None
-    # The seed's grouping and timings.
+    # The customer's grouping and timings.
     route = config["route"]
     assert route["group_by"] == ["alertname", "service"]
     assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == (
@@ -192,7 +192,8 @@ def test_route_verification_fails_on_a_wrong_expectation(amtool: str) -> None:
 
 
 def test_seed_routing_sends_critical_alerts_to_pagerduty_only(amtool: str, tmp_path: Path) -> None:
-    """The defect the routing table guards against: the seed never posts a critical to Slack."""
+    """The defect the routing table guards against: the customer's configuration never posts a
+    critical to Slack."""
     seed = tmp_path / "alertmanager.yml"
     seed.write_text(SEED_CONFIG)
     labels = {"alertname": "ServiceDown", "severity": "critical"}
@@ -259,7 +260,8 @@ def test_every_template_the_config_names_renders(amtool: str, tmp_path: Path) ->
 def test_seed_config_passes_check_config_but_names_undefined_templates(
     amtool: str, tmp_path: Path
 ) -> None:
-    """amtool check-config accepts the seed; rendering its templates shows every send would fail."""
+    """amtool check-config accepts the customer's configuration; rendering its templates shows
+    every send would fail."""
     seed = tmp_path / "alertmanager.yml"
     seed.write_text(SEED_CONFIG)
     assert check.run(amtool, "check-config", str(seed)).returncode == 0
@@ -559,15 +561,15 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
 
             # -- what is delivered -----------------------------------------------------------
             slack_titles = {
-                "[FIRING:1] critical ServiceDown (fastapi-backend)",
-                "[FIRING:1] critical ApiLatencyBudgetBurn (fastapi-backend)",
-                "[FIRING:1] warning CharacterCreationSlow (fastapi-backend)",
-                "[FIRING:1] critical PostgreSQLDown (postgresql)",
+                "[FIRING:1] critical ServiceDown (fastapi-backend) in production",
+                "[FIRING:1] critical ApiLatencyBudgetBurn (fastapi-backend) in production",
+                "[FIRING:1] warning CharacterCreationSlow (fastapi-backend) in production",
+                "[FIRING:1] critical PostgreSQLDown (postgresql) in staging",
             }
             recorder.wait_for(
                 lambda: (
                     {slack_title(p) for p in recorder.posts(SLACK_PATH)} >= slack_titles
-                    and len(recorder.posts(PAGERDUTY_PATH)) >= 3
+                    and len(recorder.posts(PAGERDUTY_PATH)) >= 2
                     and len(recorder.mails) >= 4
                     and recorder.posts(DEADMANSSWITCH_PATH)
                 ),
@@ -575,56 +577,72 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
             )
 
             slack = {slack_title(p): p for p in recorder.posts(SLACK_PATH)}
-            post = slack["[FIRING:1] critical ServiceDown (fastapi-backend)"]
+            post = slack["[FIRING:1] critical ServiceDown (fastapi-backend) in production"]
             assert post["channel"] == "#hero-foundry-alerts"
             attachment = post["attachments"][0]
             assert attachment["color"] == "danger"
             assert "*Firing:* ServiceDown on fastapi-backend" in attachment["text"]
             assert "*Instance:* `backend-1:8000`" in attachment["text"]
-            assert [(a["text"], a["url"]) for a in attachment["actions"]] == [
-                ("View in Grafana", "http://127.0.0.1:3001/d/hero-foundry-overview"),
-                (
-                    "Runbook",
-                    "https://git.herofoundry.com/hero-foundry/hero-foundry/-/blob/main/"
-                    "monitoring/runbooks/ServiceDown.md",
-                ),
+            grafana, runbook = [(a["text"], a["url"]) for a in attachment["actions"]]
+            assert grafana[0] == "View in Grafana"
+            assert grafana[1].startswith("http://127.0.0.1:3001/d/hero-foundry-overview?orgId=1&")
+            assert grafana[1].endswith("&to=now&var-instance=backend-1%3A8000")
+            assert runbook == ("Runbook", "http://127.0.0.1:9099/runbooks/ServiceDown.md")
+            slo_post = slack[
+                "[FIRING:1] critical ApiLatencyBudgetBurn (fastapi-backend) in production"
             ]
-            slo_post = slack["[FIRING:1] critical ApiLatencyBudgetBurn (fastapi-backend)"]
-            assert slo_post["attachments"][0]["actions"][0]["url"].endswith("/d/hero-foundry-slo")
-            assert slack["[FIRING:1] warning CharacterCreationSlow (fastapi-backend)"][
-                "attachments"
-            ][0]["color"] == ("warning")
+            assert "/d/hero-foundry-slo?" in slo_post["attachments"][0]["actions"][0]["url"]
+            assert slack[
+                "[FIRING:1] warning CharacterCreationSlow (fastapi-backend) in production"
+            ]["attachments"][0]["color"] == ("warning")
 
-            pagerduty = {pagerduty_summary(p): p for p in recorder.posts(PAGERDUTY_PATH)}
-            assert set(pagerduty) == {
-                "[FIRING:1] critical ServiceDown (fastapi-backend): ServiceDown on fastapi-backend",
-                "[FIRING:1] critical ApiLatencyBudgetBurn (fastapi-backend): "
-                "ApiLatencyBudgetBurn on fastapi-backend",
-                "[FIRING:1] critical PostgreSQLDown (postgresql): PostgreSQLDown on postgresql",
-            }, "only critical alerts page"
-            event = pagerduty[
-                "[FIRING:1] critical ServiceDown (fastapi-backend): ServiceDown on fastapi-backend"
-            ]
+            # One PagerDuty incident per service: ServiceDown and the latency page of the api
+            # share one (one dedup key; HighErrorRate is inhibited), PostgreSQL in staging has its
+            # own. Only critical alerts page.
+            incidents: dict[str, list[dict[str, Any]]] = {}
+            for event in recorder.posts(PAGERDUTY_PATH):
+                incidents.setdefault(event["dedup_key"], []).append(event)
+            assert len(incidents) == 2, recorder.summary()
+            (api_incident,) = [
+                events for events in incidents.values()
+                if events[0]["payload"]["component"] == "fastapi-backend"
+            ]  # fmt: skip
+            assert len(api_incident) == 1, "one trigger for the api's incident"
+            event = api_incident[0]
+            assert re.match(
+                r"\[FIRING:2\] critical (ApiLatencyBudgetBurn, ServiceDown|ServiceDown, "
+                r"ApiLatencyBudgetBurn) \(fastapi-backend\) in production: ",
+                event["payload"]["summary"],
+            ), event["payload"]["summary"]
             assert event["routing_key"] == ROUTING_KEY  # read from secrets/, trimmed
             assert event["event_action"] == "trigger"
             assert event["payload"]["severity"] == "critical"
             assert event["payload"]["component"] == "fastapi-backend"
             assert event["payload"]["group"] == "production"
-            assert event["payload"]["class"] == "ServiceDown"
+            assert set(event["payload"]["class"].split(", ")) == {
+                "ServiceDown",
+                "ApiLatencyBudgetBurn",
+            }
             assert event["client"] == "Prometheus AlertManager"
             assert event["client_url"] == (
                 f"{url}/#/alerts?receiver=pagerduty-critical"
-                "&filter=%7Balertname%3D%22ServiceDown%22%7D"
+                "&filter=%7Benvironment%3D%22production%22%2Cservice%3D%22fastapi-backend%22%7D"
             )
             details = event["payload"]["custom_details"]
-            assert details["summary"] == "ServiceDown on fastapi-backend"
-            assert details["dashboard"] == "http://127.0.0.1:3001/d/hero-foundry-overview"
-            assert details["runbook"].endswith("/monitoring/runbooks/ServiceDown.md")
-            assert {link["text"] for link in event["links"]} == {"View in Grafana", "Runbook"}
+            assert details["dashboard"].startswith("http://127.0.0.1:3001/d/")
+            assert details["runbook"].startswith("http://127.0.0.1:9099/runbooks/")
+            assert details["prometheus"] == "http://127.0.0.1:9090/graph"
+            assert details["recent_changes"] == "none"
+            assert {link["text"] for link in event["links"]} == {
+                "Dashboard",
+                "Runbook",
+                "Prometheus",
+            }
 
             mails = {m["message"]["Subject"]: m for m in recorder.mails}
             mail = mails[
-                "[FIRING:1] critical ServiceDown (fastapi-backend): ServiceDown on fastapi-backend"
+                "[FIRING:1] critical ServiceDown (fastapi-backend) in production: "
+                "ServiceDown on fastapi-backend"
             ]
             assert mail["auth"] == ("alerts@herofoundry.com", SMTP_PASSWORD)
             assert mail["message"]["To"] == "hero-foundry-team@herofoundry.com"
@@ -633,7 +651,7 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
             html = mail["message"].get_body(("html",)).get_content()
             assert "Critical: PagerDuty has paged the on-call engineer." in text
             assert "instance: backend-1:8000" in text
-            assert '<a href="http://127.0.0.1:3001/d/hero-foundry-overview">' in html
+            assert '<a href="http://127.0.0.1:3001/d/hero-foundry-overview?orgId=1&amp;' in html
             assert any(s.startswith("[FIRING:1] warning CharacterCreationSlow") for s in mails)
 
             watchdog = recorder.posts(DEADMANSSWITCH_PATH)[0]
@@ -675,22 +693,29 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
             assert not any("warning ApiLatencyBudgetBurn" in title for title in slack)
 
             # -- resolving -----------------------------------------------------------------------
-            # ServiceDown resolves: Slack, PagerDuty and e-mail hear it (send_resolved), and the
-            # HighErrorRate it was holding back is delivered at last.
+            # ServiceDown resolves: Slack and e-mail hear it (send_resolved), and the HighErrorRate
+            # it was holding back is delivered at last. PagerDuty's incident for the api stays open
+            # (the latency page and now HighErrorRate still fire): an update of the same incident,
+            # never a resolve while the service is still failing.
             service_down["endsAt"] = datetime.now(UTC).isoformat()
             api(url, "/api/v2/alerts", [service_down])
             recorder.wait_for(
                 lambda: (
                     any(
-                        slack_title(p) == "[RESOLVED:1] critical ServiceDown (fastapi-backend)"
+                        slack_title(p)
+                        == "[RESOLVED:1] critical ServiceDown (fastapi-backend) in production"
                         for p in recorder.posts(SLACK_PATH)
                     )
-                    and any(p["event_action"] == "resolve" for p in recorder.posts(PAGERDUTY_PATH))
+                    and any(
+                        "HighErrorRate" in p["payload"]["class"]
+                        for p in recorder.posts(PAGERDUTY_PATH)
+                    )
                     and any(
                         m["message"]["Subject"].startswith("[RESOLVED:1]") for m in recorder.mails
                     )
                     and any(
-                        slack_title(p) == "[FIRING:1] critical HighErrorRate (fastapi-backend)"
+                        slack_title(p)
+                        == "[FIRING:1] critical HighErrorRate (fastapi-backend) in production"
                         for p in recorder.posts(SLACK_PATH)
                     )
                 ),
@@ -702,3 +727,9 @@ def test_live_alertmanager_delivers_to_slack_pagerduty_email_and_inhibits(
                 if slack_title(p).startswith("[RESOLVED:1] critical ServiceDown")
             )
             assert resolved["attachments"][0]["color"] == "good"
+            api_events = [
+                p for p in recorder.posts(PAGERDUTY_PATH)
+                if p["payload"]["component"] == "fastapi-backend"
+            ]  # fmt: skip
+            assert {p["dedup_key"] for p in api_events} == {event["dedup_key"]}, "one incident"
+            assert [p["event_action"] for p in api_events] == ["trigger"] * len(api_events)

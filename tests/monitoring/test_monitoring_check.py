@@ -1,4 +1,4 @@
-"""``hero-foundry monitoring check``: the one command that checks all of monitoring/ (issue 5).
+"""``hero-foundry monitoring check``: the one command that checks all of monitoring/.
 
 - On the repository as committed it passes, every item OK: this is what CI runs, so the suite
   (``make test``) fails whenever the command would.
@@ -205,7 +205,7 @@ DEFECTS = {
             '{{ define "slack.title" }}{{ template "hero_foundry.title" . }}!',
         ),
         "slack.title[service-down-firing]: expected exactly "
-        "'[FIRING:1] critical ServiceDown (fastapi-backend)'",
+        "'[FIRING:1] critical ServiceDown (fastapi-backend) in production'",
     ),
     "a template without a case": (
         "alertmanager-templates",

@@ -517,6 +517,45 @@ def check_kubernetes(ctx: Context) -> Outcome:
     )
 
 
+# -- Links and runbooks ----------------------------------------------------------------------
+def check_links(ctx: Context) -> Outcome:
+    """The links of monitoring/links.yml are written everywhere, and every alert's dashboard
+    link names a panel plotting the alert's own signal."""
+    from hero_foundry.monitoring import dashboards, links
+    from hero_foundry.monitoring.grafana import alert_links
+
+    problems = [
+        f"{path}: differs from {links.SETTINGS} (python -m hero_foundry.monitoring.links)"
+        for path in links.check(ctx.root)
+    ]
+    models = {
+        path.name: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted((ctx.root / dashboards.DASHBOARDS_DIR).glob("*.json"))
+    }
+    problems += alert_links.problems(ctx.root / RULES_DIR, models)
+    return Outcome(
+        problems, "runbook and Grafana links from links.yml; every alert's panel plots it"
+    )
+
+
+def check_runbooks(ctx: Context) -> Outcome:
+    """Every alert has a runbook in the format of monitoring/runbooks/README.md, and every query
+    of every runbook parses."""
+    from hero_foundry.monitoring import runbooks
+
+    promtool = require(PROMTOOL)
+    directory = ctx.root / "monitoring" / "runbooks"
+    pages = runbooks.runbook_files(directory)
+    names = {path.stem for path in pages}
+    problems = [
+        f"{alert}: no runbook monitoring/runbooks/{alert}.md"
+        for alert in sorted(runbooks.alert_names(ctx.root / RULES_DIR) - names)
+    ]
+    problems += runbooks.check_all(pages)
+    problems += runbooks.check_promql([runbooks.load(path) for path in pages], promtool)
+    return Outcome(problems, f"{len(pages)} runbooks: sections, commands per environment, queries")
+
+
 # -- Compose ---------------------------------------------------------------------------------
 def compose_env(secrets_dir: Path) -> dict[str, str]:
     """This process's environment minus what would change the result, plus the secrets dir."""
@@ -614,6 +653,18 @@ ITEMS: tuple[Item, ...] = (
         "generated Grafana JSON is current, queries parse, every metric has a source",
         check_dashboards,
         dashboard_tools,
+    ),
+    Item(
+        "links",
+        "monitoring/links.yml written into rules and templates; each alert's panel plots it",
+        check_links,
+        lambda live: (),
+    ),
+    Item(
+        "runbooks",
+        "a runbook per alert, in the format of monitoring/runbooks/README.md; queries parse",
+        check_runbooks,
+        lambda live: (PROMTOOL,),
     ),
     Item(
         "kubernetes",
