@@ -1,7 +1,7 @@
-"""The Grafana dashboards: generated JSON up to date, the seed's dashboards with their panels and
-their defects fixed, datasources provisioned, every query valid PromQL for Prometheus itself, and
-every metric a query reads produced by something real (the app, a recording rule, the exporters,
-Prometheus or Alertmanager, started here and scraped)."""
+"""The Grafana dashboards: generated JSON up to date, the customer's dashboards with their panels
+and their defects fixed, datasources provisioned, every query valid PromQL for Prometheus itself,
+and every metric a query reads produced by something real (the app, a recording rule, the
+exporters, Prometheus or Alertmanager, started here and scraped)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from hero_foundry.monitoring import dashboards
-from hero_foundry.monitoring.grafana import infrastructure, promql, slo, sources
+from hero_foundry.monitoring.grafana import common, promql, slo, sources
 from hero_foundry.monitoring.grafana.sources import Known
 from tests.conftest import unavailable
 
@@ -87,7 +87,66 @@ def test_rendering_is_deterministic_and_sorted() -> None:
         model = json.loads(text)
         assert text == json.dumps(model, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         ids = [p["id"] for p in panels(model)]
-        assert ids == list(range(1, len(ids) + 1))
+        assert len(set(ids)) == len(ids), model["uid"]
+        # Panels an alert links to keep fixed ids (101, 102 ...); the others are 1, 2, ...
+        automatic = [i for i in ids if i < 100]
+        assert automatic == list(range(1, len(automatic) + 1)), model["uid"]
+        assert {i for i in ids if i >= 100} == set(ALERT_PANELS[model["uid"]])
+
+
+#: The panels the alerts link to (their dashboard_uid and panel_id annotations): fixed ids.
+ALERT_PANELS = {
+    "hero-foundry-overview": {
+        101: "Error ratio (user requests)",
+        102: "Response Time",
+        103: "System Health Overview",
+    },
+    "hero-foundry-performance": {
+        201: "Character Creation Performance",
+        202: "Level-up Performance",
+        203: "AI failure ratio",
+    },
+    "hero-foundry-slo": {
+        301: "Availability burn rate by window",
+        302: "Latency burn rate by window",
+    },
+    "hero-foundry-infrastructure": {
+        401: "CPU usage",
+        402: "Memory usage",
+        403: "Disk space free",
+        404: "PostgreSQL up",
+        405: "Redis up",
+        406: "Targets up by job",
+        407: "Rule evaluation failures",
+        408: "Notifications failing",
+        409: "Configuration reloads",
+        410: "Alertmanagers discovered",
+    },
+}
+
+
+def test_the_panels_alerts_link_to_have_their_fixed_ids() -> None:
+    for model in committed().values():
+        by_id = {p["id"]: p for p in panels(model)}
+        for panel_id, title in ALERT_PANELS[model["uid"]].items():
+            assert by_id[panel_id]["title"] == title, (model["uid"], panel_id)
+    # The error ratio and the AI failure ratio are graphs: the threshold line is drawn on them.
+    assert panel(committed()[OVERVIEW], "Error ratio (user requests)")["type"] == "timeseries"
+    assert panel(committed()[PERFORMANCE], "AI failure ratio")["type"] == "timeseries"
+
+
+def test_two_panels_with_one_fixed_id_are_refused() -> None:
+    from grafana_foundation_sdk.builders import dashboard as db
+    from grafana_foundation_sdk.builders import timeseries
+
+    twice = (
+        db.Dashboard("x")
+        .uid("x")
+        .with_panel(timeseries.Panel().title("a").id(101))
+        .with_panel(timeseries.Panel().title("b").id(101))
+    )
+    with pytest.raises(ValueError, match=r"panel ids used twice: \[101\]"):
+        dashboards.to_model(twice)
 
 
 def test_a_changed_missing_or_leftover_file_is_reported(tmp_path: Path) -> None:
@@ -129,7 +188,7 @@ def test_check_command_exits_non_zero_listing_stale_files(tmp_path: Path) -> Non
     assert dashboards.stale_files(tmp_path) == []
 
 
-# -- The seed's dashboards, fixed -----------------------------------------------------------
+# -- The customer's dashboards, fixed -------------------------------------------------------
 
 
 def test_dashboards_have_the_contract_uids_and_titles() -> None:
@@ -182,7 +241,7 @@ def test_every_seed_panel_is_there(
 def test_no_graph_panel_and_no_pre_schema_keys() -> None:
     for name, model in committed().items():
         assert "graph" not in {p["type"] for p in panels(model)}, name
-        # The seed's yAxis / panel-level thresholds / maxValue are not dashboard schema.
+        # The customer's yAxis / panel-level thresholds / maxValue are not dashboard schema.
         assert not {"yAxis", "maxValue"} & every_key(model), name
         for p in panels(model):
             assert "thresholds" not in p, (name, p["title"])
@@ -230,7 +289,8 @@ def test_queries_are_aggregated_windowed_and_per_hour_where_the_seed_said_hour()
     increase_ranges = re.compile(r"\bincrease\([^\[]*\[([^\]]+)\]")
     for query in all_queries():
         expr = query.expr
-        assert "[5m]" not in expr, (query.where, expr)  # $__rate_interval, not a fixed 5m
+        if not query.where.startswith("annotation"):  # an annotation's window: a marker's length
+            assert "[5m]" not in expr, (query.where, expr)  # $__rate_interval, not a fixed 5m
         assert set(rate_ranges.findall(expr)) <= {"$__rate_interval"}, (query.where, expr)
         assert set(increase_ranges.findall(expr)) <= {"1h"}, (query.where, expr)
         # Quantiles over every instance need the buckets summed, keeping le.
@@ -249,10 +309,22 @@ def test_app_panels_filter_by_the_job_and_instance_variables() -> None:
             assert variable["datasource"] == {"type": "prometheus", "uid": "prometheus"}
             assert variable["query"].startswith("label_values(")
             assert variable["includeAll"] and variable["allValue"] == ".+"
+        # The panels an alert links to plot its signal as the recording rule computes it: per
+        # job, over every instance (the Instance variable cannot apply to a recording rule).
+        alert_panels = set(ALERT_PANELS[model["uid"]].values())
+        records = sources.recording_rule_names(RULES)
         for query in promql.queries(name, model):
-            app_metrics = promql.metric_names(query.promql) & sources.app_metric_names()
-            if app_metrics and query.where.startswith("panel"):
-                assert 'job=~"$job", instance=~"$instance"' in query.expr, query.where
+            if not query.where.startswith("panel"):
+                continue
+            names = promql.metric_names(query.promql)
+            title = query.where.split("'")[1]
+            if any(n.startswith("job:") for n in names & records):  # rules by job
+                assert 'job=~"$job"' in query.expr, query.where
+            if names & sources.app_metric_names():
+                if title in alert_panels:
+                    assert '{job=~"$job"}' in query.expr, query.where
+                else:
+                    assert 'job=~"$job", instance=~"$instance"' in query.expr, query.where
 
 
 def test_every_panel_and_target_names_its_datasource_by_uid() -> None:
@@ -278,6 +350,7 @@ def test_the_added_panels_an_operator_expects_are_there() -> None:
     titles = {name: {p["title"] for p in panels(m)} for name, m in committed().items()}
     assert {
         "Error ratio (5xx)",
+        "Error ratio (user requests)",
         "Requests in flight",
         "Token cache hit ratio",
         "Recent errors (logs)",
@@ -300,7 +373,14 @@ def test_the_added_panels_an_operator_expects_are_there() -> None:
     assert {"CPU usage", "Memory usage", "Disk space free", "Network traffic"} <= titles[
         INFRASTRUCTURE
     ]
-    assert {"PostgreSQL up", "Redis up", "Rule evaluation failures"} <= titles[INFRASTRUCTURE]
+    assert {
+        "PostgreSQL up",
+        "Redis up",
+        "Rule evaluation failures",
+        "Notifications failing",
+        "Configuration reloads",
+        "Alertmanagers discovered",
+    } <= titles[INFRASTRUCTURE]
 
 
 def test_slo_dashboard_reads_every_window_of_the_contract_recording_rules() -> None:
@@ -309,46 +389,259 @@ def test_slo_dashboard_reads_every_window_of_the_contract_recording_rules() -> N
         assert f"job:slo_availability_errors:ratio_rate{window}" in text
         assert f"job:slo_latency_slow:ratio_rate{window}" in text
     assert "job:slo_availability:objective" in text and "job:slo_latency:objective" in text
-    remaining = panel(committed()[SLO], "Availability error budget remaining (30d)")
-    assert (
-        "avg_over_time(job:slo_availability_errors:ratio_rate5m" in remaining["targets"][0]["expr"]
-    )
     assert slo.WINDOWS == ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+    # The 30-day figures are ratios of sums of the recording rules the alerts read, never an
+    # average of 5-minute ratios (NaN after a quiet 5 minutes: tests/monitoring/test_slo_panels.py).
+    assert "avg_over_time" not in text
+    remaining = panel(committed()[SLO], "Availability error budget remaining (30d)")
+    assert remaining["targets"][0]["expr"].startswith(
+        '1 - (sum_over_time(job:http_user_errors:rate5m{job="$job"}[30d]) / '
+        '(sum_over_time(job:http_user_requests:rate5m{job="$job"}[30d]) > 0))'
+    )
+    latency = panel(committed()[SLO], "Latency SLI (30d)")["targets"][0]["expr"]
+    assert latency == (
+        '1 - sum_over_time(job:http_latency_slow:rate5m{job="$job"}[30d]) / '
+        '(sum_over_time(job:http_latency_requests:rate5m{job="$job"}[30d]) > 0)'
+    )
+
+
+def rules_of(path_glob: str = "*.yml") -> list[dict[str, Any]]:
+    return [
+        rule
+        for path in sorted(RULES.glob(path_glob))
+        for group in (yaml.safe_load(path.read_text()) or {}).get("groups", [])
+        for rule in group.get("rules", [])
+    ]
 
 
 @pytest.mark.usefixtures("parser")
-def test_disk_panel_uses_the_disk_space_low_alert_filesystem_filter() -> None:
-    """The disk panel and DiskSpaceLow ignore the same filesystems (tmpfs, overlay ...)."""
-    alerts = [
+def test_disk_panel_and_disk_space_low_read_the_one_filesystem_filter() -> None:
+    """The disk panel and DiskSpaceLow read the same recording rule, the one place that leaves
+    out the filesystems nobody can act on (tmpfs, overlay ...): no panel repeats the filter."""
+    (alert,) = [rule for rule in rules_of() if rule.get("alert") == "DiskSpaceLow"]
+    (record,) = [
         rule
+        for rule in rules_of()
+        if rule.get("record") == "instance_mountpoint:node_filesystem_avail:percent"
+    ]
+    assert promql.metric_names(alert["expr"]) == {
+        "instance_mountpoint:node_filesystem_avail:percent"
+    }
+    assert 'fstype!~"tmpfs|' in record["expr"] and "overlay" in record["expr"]
+    disk = panel(committed()[INFRASTRUCTURE], "Disk space free")["targets"][0]["expr"]
+    assert promql.metric_names(promql.to_promql(disk)) == {
+        "instance_mountpoint:node_filesystem_avail:percent"
+    }
+    for query in all_queries():
+        assert "fstype" not in query.expr, query.where
+
+
+# -- Panels and alerts read the same signals ------------------------------------------------
+
+#: Panels about every request the api answered, machine traffic included: their descriptions
+#: must say so. Every other panel counting requests uses the recording rules' user-request filter.
+ALL_TRAFFIC = {"Request Rate": "All requests", "Responses by status": "All responses"}
+HTTP_METRICS = {
+    "http_requests_total",
+    "http_request_duration_seconds_bucket",
+    "http_request_duration_seconds_count",
+    "http_request_duration_seconds_sum",
+}
+
+
+def selectors(expr: str) -> list[tuple[str, frozenset[tuple[str, str, str]]]]:
+    """(metric, matchers) of every selector of the http metrics, job and instance left out
+    (the dashboards' variables, the rules' aggregation)."""
+    parser = promql._parser()
+    found = []
+
+    def visit(node: Any) -> bool:
+        if isinstance(node, parser.VectorSelector) and node.name in HTTP_METRICS:
+            matchers = frozenset(
+                (m.name, str(m.op), m.value)
+                for m in node.matchers.matchers
+                if m.name not in {"job", "instance", "le"}
+            )
+            family = "http_requests_total" if node.name == "http_requests_total" else "histogram"
+            found.append((family, matchers))
+        return True
+
+    parser.walk(promql.parse(expr), visit)
+    return found
+
+
+@pytest.fixture(scope="module")
+def user_request_selectors(parser: None) -> set[tuple[str, frozenset[tuple[str, str, str]]]]:
+    """The selectors of the recording rules that define user requests and their errors."""
+    groups = [
+        group
         for path in sorted(RULES.glob("*.yml"))
         for group in (yaml.safe_load(path.read_text()) or {}).get("groups", [])
-        for rule in group.get("rules", [])
-        if rule.get("alert") == "DiskSpaceLow"
+        if group["name"] == "hero-foundry-user-requests"
     ]
-    if not alerts:
-        pytest.fail("no DiskSpaceLow alert in monitoring/prometheus/rules/")
+    assert groups, "no group hero-foundry-user-requests in the recording rules"
+    found = {s for group in groups for rule in group["rules"] for s in selectors(rule["expr"])}
+    assert len({matchers for family, matchers in found if family == "http_requests_total"}) == 3
+    return found
 
-    def fstype_matchers(expr: str) -> set[tuple[str, str]]:
-        parser = promql._parser()
-        found: set[tuple[str, str]] = set()
 
-        def visit(node: Any) -> bool:
-            if (
-                isinstance(node, parser.VectorSelector)
-                and node.name == "node_filesystem_avail_bytes"
-            ):
-                found.update(
-                    (str(m.op), m.value) for m in node.matchers.matchers if m.name == "fstype"
-                )
-            return True
+def test_panels_count_user_requests_with_the_recording_rules_filter(
+    user_request_selectors: set[tuple[str, frozenset[tuple[str, str, str]]]],
+) -> None:
+    """Every panel query that counts requests from the raw counters selects them exactly as the
+    recording rules do (no scrapes, no probes; as an error, not the assistant's 503), except the
+    panels about all traffic, which say so."""
+    checked = 0
+    for name, model in committed().items():
+        for p in panels(model):
+            for target in p.get("targets") or []:
+                if "expr" not in target:
+                    continue
+                found = selectors(promql.to_promql(target["expr"]))
+                if not found:
+                    continue
+                if p["title"] in ALL_TRAFFIC:
+                    assert p["description"].startswith(ALL_TRAFFIC[p["title"]]), p["title"]
+                    assert "machine traffic included" in p["description"], p["title"]
+                    continue
+                for selector in found:
+                    assert selector in user_request_selectors, (name, p["title"], selector)
+                checked += 1
+    assert checked >= 1  # the error ratio by route
 
-        parser.walk(promql.parse(expr), visit)
-        return found
 
-    disk = panel(committed()[INFRASTRUCTURE], "Disk space free")["targets"][0]["expr"]
-    assert fstype_matchers(promql.to_promql(disk)) == fstype_matchers(alerts[0]["expr"]) != set()
-    assert infrastructure.FSTYPE_FILTER in disk
+def test_the_user_request_filter_is_that_of_the_recording_rules(
+    user_request_selectors: set[tuple[str, frozenset[tuple[str, str, str]]]],
+) -> None:
+    for matchers in (common.USER_REQUESTS, *common.USER_ERRORS):
+        (selector,) = selectors(f"http_requests_total{{{matchers}}}")
+        assert selector in user_request_selectors, matchers
+
+
+def test_a_panel_counting_every_request_as_user_requests_is_caught(
+    user_request_selectors: set[tuple[str, frozenset[tuple[str, str, str]]]],
+) -> None:
+    unfiltered = 'sum(rate(http_requests_total{job=~".+", status=~"5.."}[5m]))'
+    assistant_503_counted = (
+        'sum(rate(http_requests_total{status=~"5..", endpoint!~"/metrics|/healthz|/readyz"}[5m]))'
+    )
+    for expr in (unfiltered, assistant_503_counted):
+        assert not set(selectors(expr)) <= user_request_selectors, expr
+
+
+#: Raw re-computations of an alert's signal that a panel must not make: it reads the recording
+#: rule the alert reads instead (job:http_user_*, job:*_duration_seconds:p95_rate5m,
+#: job:ai_query_failures:ratio_rate5m, instance:node_*).
+RECOMPUTED = {
+    "p95 of the request histogram": r"histogram_quantile\(0\.95, [^)]*http_request_duration",
+    "p95 of the creation time": r"histogram_quantile\(0\.95, [^)]*character_creation_duration",
+    "p95 of the level-up time": r"histogram_quantile\(0\.95, [^)]*level_up_duration",
+    "AI failure share": r"ai_query_failure_total[^/]*/",
+    "CPU utilisation": r"rate\(node_cpu_seconds_total",
+    "memory utilisation": r"node_memory_MemAvailable_bytes",
+    "free disk space": r"node_filesystem_avail_bytes",
+    "5xx share": r'status=~"5\.\."',
+}
+
+
+def test_no_panel_recomputes_an_alert_signal_from_raw_series() -> None:
+    for query in all_queries():
+        if query.where.startswith("panel 'Error ratio by route'"):
+            continue  # per route: no recording rule has that breakdown; the rules' filter
+        for what, pattern in RECOMPUTED.items():
+            assert not re.search(pattern, query.expr), (what, query.where, query.expr)
+
+
+# -- Annotations: what changed ---------------------------------------------------------------
+
+
+def test_every_dashboard_marks_alerts_drills_deploys_and_reloads() -> None:
+    for name, model in committed().items():
+        found = {a["name"]: a for a in model["annotations"]["list"]}
+        assert list(found) == [
+            "Annotations & Alerts",
+            "Firing alerts",
+            "Drills",
+            "Deploys",
+            "Configuration reloads",
+        ], name
+        for annotation in list(found.values())[1:]:
+            assert annotation["datasource"] == {"type": "prometheus", "uid": "prometheus"}
+            assert annotation["enable"] is True and annotation["hide"] is False
+            assert annotation["titleFormat"] and annotation["textFormat"], annotation["name"]
+        assert found["Drills"]["expr"] == "max by (drill) (drill_active) > 0"
+        assert found["Drills"]["titleFormat"] == "Drill: {{drill}}"
+        assert found["Deploys"]["expr"] == (
+            "max by (version, commit) (hero_foundry_build_info)"
+            " unless max by (version, commit) (hero_foundry_build_info offset 5m)"
+        )
+        assert "{{version}}" in found["Deploys"]["titleFormat"]
+        assert "{{commit}}" in found["Deploys"]["textFormat"]
+        reloads = found["Configuration reloads"]["expr"]
+        assert "changes(prometheus_config_last_reload_success_timestamp_seconds[5m]) > 0" in reloads
+        assert "changes(alertmanager_config_last_reload_success_timestamp_seconds[5m]) > 0" in (
+            reloads
+        )
+        assert found["Firing alerts"]["titleFormat"] == "{{alertname}} ({{severity}})"
+
+
+def test_change_annotations_mark_the_moment_of_the_change(promtool: str, tmp_path: Path) -> None:
+    """promtool evaluates the annotation queries: a deploy marks the 5 minutes after the new
+    version appears (not a restart of the same one), a drill its whole duration, a reload the
+    5 minutes after it."""
+    model = committed()[OVERVIEW]
+    expr = {a["name"]: a["expr"] for a in model["annotations"]["list"] if a.get("expr")}
+    build = 'hero_foundry_build_info{job="fastapi-backend", instance="backend-1:8000"'
+    series = [
+        # 1.0.0 for 30 minutes, a restart (no sample for 2 minutes), 1.1.0 from minute 60.
+        (f'{build}, version="1.0.0", commit="aaa"}}', "1x29 _x2 1x27"),
+        (f'{build}, version="1.1.0", commit="bbb"}}', "_x60 1x60"),
+        (
+            'drill_active{job="fastapi-backend", instance="backend-1:8000", drill="error_rate"}',
+            "0x69 1x9 0x40",
+        ),
+        (
+            'prometheus_config_last_reload_success_timestamp_seconds{job="prometheus", '
+            'instance="localhost:9090"}',
+            "1000x89 6400x30",
+        ),
+    ]
+    cases = [
+        (expr["Deploys"], "32m", []),  # the restart of 1.0.0 is no deploy
+        (expr["Deploys"], "62m", [('{commit="bbb", version="1.1.0"}', 1)]),
+        (expr["Deploys"], "66m", []),
+        (expr["Drills"], "75m", [('{drill="error_rate"}', 1)]),
+        (expr["Drills"], "85m", []),
+        (
+            expr["Configuration reloads"],
+            "92m",
+            [('{instance="localhost:9090", job="prometheus"}', 1)],
+        ),
+        (expr["Configuration reloads"], "100m", []),
+    ]
+    document = {
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series],
+                "promql_expr_test": [
+                    {
+                        "expr": e,
+                        "eval_time": t,
+                        "exp_samples": [{"labels": lb, "value": v} for lb, v in samples],
+                    }
+                    for e, t, samples in cases
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "annotations_test.yml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    result = subprocess.run(
+        [promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # -- Provisioning ---------------------------------------------------------------------------
@@ -397,14 +690,6 @@ def test_dashboard_provider_reads_the_compose_mount() -> None:
 
 
 # -- PromQL ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        unavailable("promtool", "install the Debian package prometheus")
-    return path
 
 
 def promtool_check(promtool: str, tmp_path: Path, exprs: list[str]) -> subprocess.CompletedProcess:
@@ -625,9 +910,10 @@ def test_panels_compute_the_right_figures_on_known_series(promtool: str, tmp_pat
     synthetic traffic: 0.05 % errors, 1 % of requests slower than 2 s, a character a minute,
     42 active users reported by both replicas."""
     cases = [
-        # 5 errors in 10 000 requests a minute: 0.05 %, not the seed's "each 5xx series / itself".
+        # 5 errors in 10 000 requests a minute: 0.05 %, not the customer's "each 5xx series /
+        # itself".
         (target(OVERVIEW, "Error ratio (5xx)", "{{job}}"), '{job="fastapi-backend"}', 0.0005),
-        # One character a minute is 60 an hour (the seed's rate() said 0.0167).
+        # One character a minute is 60 an hour (the customer's rate() said 0.0167).
         (target(OVERVIEW, "Business Metrics", "Characters Created/Hour"), "{}", 60),
         # Both replicas report the same shared figure: the panel shows it once, not twice.
         (target(PERFORMANCE, "Active Users", "Active Users"), "{}", 42),
@@ -691,7 +977,7 @@ def test_panels_compute_the_right_figures_on_known_series(promtool: str, tmp_pat
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
-    # The same check fails on a wrong figure: the seed's per-second "per hour".
+    # The same check fails on a wrong figure: the customer's per-second "per hour".
     document["tests"][0]["promql_expr_test"] = [
         {
             "expr": 'sum(rate(characters_created_total{job="fastapi-backend"}[1h]))',

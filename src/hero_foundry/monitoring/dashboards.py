@@ -4,7 +4,7 @@
     python -m hero_foundry.monitoring.dashboards --check    # exit 1 listing what is wrong
 
 The JSON is committed, so Grafana's file provisioning (and Kubernetes ConfigMaps) read it as is;
-it is deterministic (sorted keys, panel ids in order, two-space indent, final newline), so a
+it is deterministic (sorted keys, fixed or ordered panel ids, two-space indent, final newline), so a
 regenerated file differs from the committed one only when the code changed.
 
 ``render_all()`` and ``check()`` are the API the ``hero-foundry monitoring check`` command uses.
@@ -26,6 +26,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from hero_foundry.monitoring.grafana import infrastructure, overview, performance, promql, slo
+from hero_foundry.monitoring.grafana.common import ANNOTATIONS
 from hero_foundry.monitoring.grafana.sources import Known, known_metrics
 
 #: Repository-relative locations.
@@ -62,11 +63,26 @@ def _panels(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 
 def to_model(builder: db.Dashboard) -> dict[str, Any]:
-    """The dashboard's JSON model, with unique panel ids (1, 2, ... in order) and the
-    built-in "Annotations & Alerts" entry Grafana adds to every dashboard it saves."""
+    """The dashboard's JSON model, with unique panel ids and the built-in "Annotations & Alerts"
+    entry Grafana adds to every dashboard it saves.
+
+    A panel an alert links to (its ``dashboard_uid`` and ``panel_id`` annotations) has an
+    explicit id, set in its module (``.id(101)``), that never changes; every other panel is
+    numbered 1, 2, ... in order, skipping the explicit ids.
+    """
     model: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
-    for number, panel in enumerate(_panels(model.get("panels") or []), start=1):
-        panel["id"] = number
+    panels = list(_panels(model.get("panels") or []))
+    explicit = [panel["id"] for panel in panels if panel.get("id")]
+    duplicates = sorted({i for i in explicit if explicit.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"{model.get('uid')}: panel ids used twice: {duplicates}")
+    used, number = set(explicit), 0
+    for panel in panels:
+        if not panel.get("id"):
+            number += 1
+            while number in used:
+                number += 1
+            panel["id"] = number
     annotations = model.setdefault("annotations", {}).setdefault("list", [])
     annotations.insert(
         0,
@@ -81,10 +97,11 @@ def to_model(builder: db.Dashboard) -> dict[str, Any]:
         },
     )
     for annotation in annotations:
-        if annotation.get("expr"):  # Prometheus annotations: the alert's name and summary
-            annotation.setdefault("titleFormat", "{{alertname}} ({{severity}})")
-            annotation.setdefault("textFormat", "{{service}} {{instance}}")
-            annotation.setdefault("tagKeys", "severity,service")
+        known = ANNOTATIONS.get(annotation.get("name", ""))
+        if annotation.get("expr") and known:  # Prometheus annotations: title and text formats
+            annotation.setdefault("titleFormat", known.title)
+            annotation.setdefault("textFormat", known.text)
+            annotation.setdefault("tagKeys", known.tags)
             annotation.setdefault("step", "1m")
     return model
 

@@ -549,8 +549,8 @@ def chart_values(alertmanager_secret_files: Iterable[str]) -> str:
         (
             "An HA pair: both replicas scrape everything and evaluate every rule; the operator\n"
             "labels them prometheus_replica and drops that label from the alerts, so Alertmanager\n"
-            "deduplicates them. Each keeps 15 days (as Compose) on its own volume: the SLO\n"
-            "alerts read windows of up to 3 days, which a restart must not wipe.\n"
+            "deduplicates them. Each keeps 31 days (as Compose) on its own volume: the SLO\n"
+            "dashboard's 30-day figures need them, and a restart must not wipe them.\n"
             "Rules and ServiceMonitors are selected by the chart's release label in every\n"
             "namespace, ours and the chart's alike.",
             {
@@ -561,7 +561,7 @@ def chart_values(alertmanager_secret_files: Iterable[str]) -> str:
                         "podAntiAffinity": "soft",
                         "scrapeInterval": "15s",
                         "evaluationInterval": "15s",
-                        "retention": "15d",
+                        "retention": "31d",
                         "storageSpec": {
                             "volumeClaimTemplate": {
                                 "spec": {

@@ -24,7 +24,7 @@ ELASTICSEARCH_UID = "elasticsearch"
 PROMETHEUS = dm.DataSourceRef(type_val="prometheus", uid=PROMETHEUS_UID)
 ELASTICSEARCH = dm.DataSourceRef(type_val="elasticsearch", uid=ELASTICSEARCH_UID)
 
-# -- Dashboards: uid, title (the seed's titles for the first two) ---------------------------
+# -- Dashboards: uid, title (the customer's titles for the first two) -----------------------
 OVERVIEW = ("hero-foundry-overview", "The Hero Foundry - Production Overview")
 PERFORMANCE = ("hero-foundry-performance", "Performance & User Experience")
 SLO = ("hero-foundry-slo", "SLOs & error budget")
@@ -36,6 +36,17 @@ TAG = "hero-foundry"
 APP = 'job=~"$job", instance=~"$instance"'
 #: Grafana's rate window: at least four scrape intervals of the datasource (its timeInterval).
 RATE = "$__rate_interval"
+
+#: User requests, as the recording rules define them (monitoring/prometheus/rules/
+#: hero-foundry-recording.yml, group hero-foundry-user-requests): Prometheus' scrapes and the
+#: health probes are machine traffic, left out. A test compares these with the rules.
+USER_REQUESTS = 'endpoint!~"/metrics|/healthz|/readyz"'
+#: 5xx answers to user requests: the assistant's 503 (the AI provider is out, AIServiceDown's
+#: signal) is left out, a 500 of the assistant (our bug) counts. Two selectors, or-ed.
+USER_ERRORS = (
+    'status=~"5..", endpoint!~"/metrics|/healthz|/readyz|/api/assistant/ask"',
+    'status=~"5..", status!="503", endpoint="/api/assistant/ask"',
+)
 
 
 def app(metric: str, *matchers: str) -> str:
@@ -197,6 +208,8 @@ def stat_panel(
     decimals: float | None = None,
     calc: str = "lastNotNull",
     color_background: bool = False,
+    sparkline: bool | None = None,
+    no_value: str = "",
     width: int = 6,
     height: int = 6,
 ) -> stat.Panel:
@@ -214,7 +227,9 @@ def stat_panel(
             cm.BigValueColorMode.BACKGROUND if color_background else cm.BigValueColorMode.VALUE
         )
         .graph_mode(
-            cm.BigValueGraphMode.AREA if not color_background else cm.BigValueGraphMode.NONE
+            cm.BigValueGraphMode.AREA
+            if (not color_background if sparkline is None else sparkline)
+            else cm.BigValueGraphMode.NONE
         )
         .text_mode(
             cm.BigValueTextMode.VALUE_AND_NAME
@@ -228,6 +243,8 @@ def stat_panel(
         panel = panel.mappings(mappings)
     if decimals is not None:
         panel = panel.decimals(decimals)
+    if no_value:
+        panel = panel.no_value(no_value)
     return panel
 
 
@@ -303,15 +320,86 @@ def links() -> list[db.DashboardLink]:
 
 def firing_alerts(severities: str = "critical|warning") -> db.AnnotationQuery:
     """Alerts firing while the graph was drawn, from Prometheus' ``ALERTS`` series."""
+    return _annotation(FIRING_ALERTS, f'ALERTS{{alertstate="firing", severity=~"{severities}"}}')
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A Prometheus annotation query: every series of ``expr`` marks the time it has a value
+    (one region per unbroken stretch); the text comes from its labels."""
+
+    name: str
+    expr: str
+    color: str
+    title: str  # Grafana's titleFormat: {{label}} placeholders
+    text: str  # textFormat
+    tags: str  # tagKeys: labels shown as tags, comma-separated
+
+
+#: Alerts firing (the expression is set per dashboard: which severities).
+FIRING_ALERTS = Annotation(
+    "Firing alerts",
+    "",
+    "rgba(255, 96, 96, 1)",
+    "{{alertname}} ({{severity}})",
+    "{{service}} {{instance}}",
+    "severity,service",
+)
+#: What changed: the first question of every incident. The same three kinds of change as the
+#: recording rule hero_foundry:recent_change (which the alerts' notifications quote), drawn
+#: where they happened: a drill for as long as it is switched on, a deploy and a
+#: configuration reload for the 5 minutes after it (the rule keeps them "recent" 30 minutes).
+CHANGES = (
+    Annotation(
+        "Drills",
+        # drill_active{drill} is 1 on every replica while a fault drill is on (docs/drills.md).
+        "max by (drill) (drill_active) > 0",
+        "rgba(255, 152, 48, 1)",
+        "Drill: {{drill}}",
+        "A fault drill is switched on: the faults are injected, not real.",
+        "drill",
+    ),
+    Annotation(
+        "Deploys",
+        # A version or commit of the api that no replica ran 5 minutes before (a restart of the
+        # same build is no deploy; a rollback is one).
+        "max by (version, commit) (hero_foundry_build_info)"
+        " unless max by (version, commit) (hero_foundry_build_info offset 5m)",
+        "rgba(50, 116, 217, 1)",
+        "Deploy {{version}}",
+        "The api now runs version {{version}}, commit {{commit}}.",
+        "version,commit",
+    ),
+    Annotation(
+        "Configuration reloads",
+        # The time of the last successful reload changed: new rules, routes or receivers.
+        "changes(prometheus_config_last_reload_success_timestamp_seconds[5m]) > 0"
+        " or changes(alertmanager_config_last_reload_success_timestamp_seconds[5m]) > 0",
+        "rgba(163, 82, 204, 1)",
+        "{{job}} configuration reloaded",
+        "{{job}} {{instance}} loaded a new configuration (rules, routes, receivers).",
+        "job",
+    ),
+)
+#: Name -> the annotation; dashboards.to_model writes its formats (the SDK has no field for them).
+ANNOTATIONS = {a.name: a for a in (FIRING_ALERTS, *CHANGES)}
+
+
+def _annotation(annotation: Annotation, expr: str) -> db.AnnotationQuery:
     return (
         db.AnnotationQuery()
-        .name("Firing alerts")
+        .name(annotation.name)
         .datasource(PROMETHEUS)
         .enable(True)
         .hide(False)
-        .icon_color("rgba(255, 96, 96, 1)")
-        .expr(f'ALERTS{{alertstate="firing", severity=~"{severities}"}}')
+        .icon_color(annotation.color)
+        .expr(expr)
     )
+
+
+def annotations(severities: str = "critical|warning") -> list[db.AnnotationQuery]:
+    """Every dashboard's annotations: firing alerts, then drills, deploys and reloads."""
+    return [firing_alerts(severities), *(_annotation(a, a.expr) for a in CHANGES)]
 
 
 def dashboard(

@@ -1,24 +1,32 @@
 """Infrastructure: the machines (node_exporter), PostgreSQL (postgres_exporter), Redis
 (redis_exporter), and the monitoring stack itself (Prometheus, Alertmanager).
 
-Every query names its scrape job (the contract's ``node-exporter``, ``postgresql``, ``redis``,
-``prometheus``, ``alertmanager``) so a metric of the same name from another job never mixes in.
-The disk panel uses the DiskSpaceLow alert's filesystem filter: pseudo and overlay filesystems
-(tmpfs, overlay, squashfs ...) are never "low on space" in a way anyone can act on.
+Every query names its scrape job (``node-exporter``, ``postgresql``, ``redis``, ``prometheus``,
+``alertmanager``, as ``prometheus.yml`` names them) so a metric of the same name from another
+job never mixes in.
+
+The panels the alerts link to have fixed ids (401-410) and plot the alert's own signal: CPU,
+memory and disk space are the recording rules HighCPUUsage, HighMemoryUsage and DiskSpaceLow read
+(``instance:node_cpu_utilisation:percent_rate5m``, ``instance:node_memory_utilisation:percent``,
+``instance_mountpoint:node_filesystem_avail:percent``, which holds the filesystem filter: no
+tmpfs, overlay, squashfs ...); the others the metric the alert reads.
 """
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.models import dashboard as dm
 
 from hero_foundry.monitoring.grafana.common import (
+    GREEN,
     INFRASTRUCTURE,
     RATE,
+    RED,
     UP_DOWN,
     Q,
+    annotations,
     dashboard,
     falling,
-    firing_alerts,
     query_variable,
     rising,
     stat_panel,
@@ -26,10 +34,6 @@ from hero_foundry.monitoring.grafana.common import (
     timeseries_panel,
 )
 
-#: Filesystems DiskSpaceLow ignores (and so does the disk panel): a test compares the two.
-FSTYPE_FILTER = (
-    'fstype!~"tmpfs|ramfs|devtmpfs|overlay|squashfs|iso9660|nsfs|fuse.lxcfs|autofs", fstype!=""'
-)
 #: Virtual network interfaces: loopback, containers' veth pairs and bridges.
 DEVICE_FILTER = 'device!~"lo|veth.*|docker.*|br-.*|cni.*|flannel.*"'
 
@@ -37,7 +41,7 @@ NODE = 'job="node-exporter", instance=~"$node"'
 PG = 'job="postgresql", instance=~"$postgres"'
 REDIS = 'job="redis", instance=~"$redis"'
 
-#: The seed's HighCPUUsage (80 %) and HighMemoryUsage (85 %) thresholds; DiskSpaceLow (20 %).
+#: The customer's HighCPUUsage (80 %) and HighMemoryUsage (85 %) thresholds; DiskSpaceLow (20 %).
 CPU_WARN, CPU_ALERT = 70, 80
 MEMORY_WARN, MEMORY_ALERT = 75, 85
 DISK_ALERT, DISK_WARN = 20, 30
@@ -71,50 +75,40 @@ def _nodes(d: db.Dashboard) -> db.Dashboard:
     d = d.with_panel(
         timeseries_panel(
             "CPU usage",
-            "Share of CPU time not idle, averaged over each node's CPUs. HighCPUUsage fires "
-            "above 80 % for 5 minutes.",
-            [
-                Q(
-                    "100 * (1 - avg by (instance) "
-                    f'(rate(node_cpu_seconds_total{{{NODE}, mode="idle"}}[{RATE}])))',
-                    "{{instance}}",
-                )
-            ],
+            "Share of CPU time not idle over 5 minutes, averaged over each node's CPUs: "
+            "instance:node_cpu_utilisation:percent_rate5m, HighCPUUsage's signal (above 80 % "
+            "for 5 minutes).",
+            [Q(f"instance:node_cpu_utilisation:percent_rate5m{{{NODE}}}", "{{instance}}")],
             unit="percent",
             steps=rising("green", CPU_WARN, CPU_ALERT),
             show_thresholds=True,
             maximum=100,
             width=8,
-        )
+        ).id(401)
     )
     d = d.with_panel(
         timeseries_panel(
             "Memory usage",
-            "Share of memory not available to new work (MemAvailable). HighMemoryUsage fires "
-            "above 85 % for 5 minutes.",
-            [
-                Q(
-                    f"100 * (1 - node_memory_MemAvailable_bytes{{{NODE}}} "
-                    f"/ node_memory_MemTotal_bytes{{{NODE}}})",
-                    "{{instance}}",
-                )
-            ],
+            "Share of memory not available to new work (MemAvailable): "
+            "instance:node_memory_utilisation:percent, HighMemoryUsage's signal (above 85 % "
+            "for 5 minutes).",
+            [Q(f"instance:node_memory_utilisation:percent{{{NODE}}}", "{{instance}}")],
             unit="percent",
             steps=rising("green", MEMORY_WARN, MEMORY_ALERT),
             show_thresholds=True,
             maximum=100,
             width=8,
-        )
+        ).id(402)
     )
     d = d.with_panel(
         timeseries_panel(
             "Disk space free",
-            "Free space per mount point, real filesystems only (the DiskSpaceLow filter). "
-            "DiskSpaceLow fires below 20 % for 5 minutes.",
+            "Free space per mount point of real, writable filesystems (no tmpfs, overlay, "
+            "squashfs ..., no read-only mount): instance_mountpoint:node_filesystem_avail:"
+            "percent, DiskSpaceLow's signal (below 20 % for 5 minutes).",
             [
                 Q(
-                    f"100 * node_filesystem_avail_bytes{{{NODE}, {FSTYPE_FILTER}}} "
-                    f"/ node_filesystem_size_bytes{{{NODE}, {FSTYPE_FILTER}}}",
+                    f"instance_mountpoint:node_filesystem_avail:percent{{{NODE}}}",
                     "{{instance}} {{mountpoint}}",
                 )
             ],
@@ -123,7 +117,7 @@ def _nodes(d: db.Dashboard) -> db.Dashboard:
             show_thresholds=True,
             maximum=100,
             width=8,
-        )
+        ).id(403)
     )
     d = d.with_panel(
         timeseries_panel(
@@ -186,16 +180,18 @@ def _postgres(d: db.Dashboard) -> db.Dashboard:
     d = d.with_panel(
         stat_panel(
             "PostgreSQL up",
-            "pg_up: the exporter reached PostgreSQL on its last scrape (PostgreSQLDown fires "
-            "when it did not).",
+            "pg_up: the exporter reached PostgreSQL on its last scrape. PostgreSQLDown fires "
+            "after 1 minute DOWN; DependencyRecentlyDown (no notification: it holds back the "
+            "api's budget pages) while it was DOWN in the last 30 minutes: see the sparkline.",
             [Q(f"pg_up{{{PG}}}", "{{instance}}")],
             unit="none",
             steps=thresholds(("red", None), ("green", 1)),
             mappings=UP_DOWN,
             color_background=True,
+            sparkline=True,
             width=4,
             height=8,
-        )
+        ).id(404)
     )
     d = d.with_panel(
         timeseries_panel(
@@ -291,16 +287,17 @@ def _redis(d: db.Dashboard) -> db.Dashboard:
     d = d.with_panel(
         stat_panel(
             "Redis up",
-            "redis_up: the exporter reached Redis on its last scrape (RedisDown fires when it "
-            "did not).",
+            "redis_up: the exporter reached Redis on its last scrape. RedisDown fires after 1 "
+            "minute DOWN; DependencyRecentlyDown while it was DOWN in the last 30 minutes.",
             [Q(f"redis_up{{{REDIS}}}", "{{instance}}")],
             unit="none",
             steps=thresholds(("red", None), ("green", 1)),
             mappings=UP_DOWN,
             color_background=True,
+            sparkline=True,
             width=4,
             height=8,
-        )
+        ).id(405)
     )
     d = d.with_panel(
         timeseries_panel(
@@ -377,26 +374,47 @@ def _redis(d: db.Dashboard) -> db.Dashboard:
     )
 
 
+#: Value mappings of a "last reload successful" gauge.
+RELOADED = [
+    dm.ValueMap(
+        options={
+            "0": dm.ValueMappingResult(text="FAILED", color=RED, index=0),
+            "1": dm.ValueMappingResult(text="OK", color=GREEN, index=1),
+        }
+    )
+]
+
+
+def _ratio(errors: str, total: str, by: str) -> str:
+    return f"sum by ({by}) ({errors}) / sum by ({by}) ({total})"
+
+
+def _rate(metric: str, job: str) -> str:
+    return f'rate({metric}{{job="{job}"}}[{RATE}])'
+
+
 def _monitoring(d: db.Dashboard) -> db.Dashboard:
     d = d.with_row(db.Row("Monitoring stack"))
     d = d.with_panel(
         stat_panel(
             "Targets up by job",
-            "Targets up / targets configured, per scrape job. A job with no target at all "
-            "fires TargetMissing.",
+            "Targets up / targets configured, per scrape job (up). A target DOWN fires "
+            "ServiceDown; a job with no target at all is missing here and fires TargetMissing.",
             [Q("sum by (job) (up) / count by (job) (up)", "{{job}}")],
             unit="percentunit",
             steps=thresholds(("red", None), ("yellow", 0.5), ("green", 1)),
             color_background=True,
             width=8,
             height=8,
-        )
+        ).id(406)
     )
     d = d.with_panel(
         timeseries_panel(
             "Rule evaluation failures",
-            "Recording and alerting rules Prometheus failed to evaluate, per hour and group: "
-            "an alert that cannot be evaluated cannot fire.",
+            "Recording and alerting rules Prometheus failed to evaluate "
+            "(prometheus_rule_evaluation_failures_total), per hour and group: an alert that "
+            "cannot be evaluated cannot fire. PrometheusRuleEvaluationFailures fires after 15 "
+            "minutes with failures in every 5 minutes.",
             [
                 Q(
                     "sum by (rule_group) "
@@ -408,31 +426,88 @@ def _monitoring(d: db.Dashboard) -> db.Dashboard:
             axis_label="Per hour",
             steps=rising("green", 1, 1),
             width=8,
-        )
+        ).id(407)
     )
-    return d.with_panel(
+    prometheus_failed = " + on (job, instance) ".join(
+        f"sum by (job, instance) ({_rate(m, 'prometheus')})"
+        for m in ("prometheus_notifications_errors_total", "prometheus_notifications_dropped_total")
+    )
+    prometheus_tried = " + on (job, instance) ".join(
+        f"sum by (job, instance) ({_rate(m, 'prometheus')})"
+        for m in ("prometheus_notifications_sent_total", "prometheus_notifications_dropped_total")
+    )
+    d = d.with_panel(
         timeseries_panel(
             "Notifications failing",
-            "Alert notifications Prometheus could not deliver to Alertmanager, and those "
-            "Alertmanager could not deliver to Slack, PagerDuty, e-mail or the dead-man's "
-            "switch, per second.",
+            "Share of alert notifications Prometheus failed to deliver to Alertmanager or "
+            "dropped ((errors + dropped) / (sent + dropped): PrometheusNotificationsFailing), "
+            "and share Alertmanager failed to deliver, per integration (Slack, PagerDuty, "
+            "e-mail, the dead-man's switch: failed / sent, AlertmanagerNotificationsFailing). "
+            "Both alerts fire above 1 % (dashed line). No line: nothing was sent.",
             [
+                Q(f"({prometheus_failed}) / ({prometheus_tried})", "prometheus {{instance}}"),
                 Q(
-                    "sum by (alertmanager) "
-                    '(rate(prometheus_notifications_errors_total{job="prometheus"}'
-                    f"[{RATE}]))",
-                    "prometheus -> {{alertmanager}}",
-                ),
-                Q(
-                    "sum by (integration) "
-                    '(rate(alertmanager_notifications_failed_total{job="alertmanager"}'
-                    f"[{RATE}]))",
+                    _ratio(
+                        _rate("alertmanager_notifications_failed_total", "alertmanager"),
+                        _rate("alertmanager_notifications_total", "alertmanager"),
+                        "instance, integration",
+                    ),
                     "alertmanager -> {{integration}}",
                 ),
             ],
-            unit="ops",
+            unit="percentunit",
+            steps=rising("green", 0.01, 0.01),
+            show_thresholds=True,
             width=8,
-        )
+        ).id(408)
+    )
+    d = d.with_panel(
+        stat_panel(
+            "Configuration reloads",
+            "Whether Prometheus and Alertmanager loaded their last configuration "
+            "(prometheus_config_last_reload_successful, alertmanager_config_last_reload_"
+            "successful). FAILED: the new rules, routes or receivers were refused and the "
+            "previous ones still run; PrometheusConfigReloadFailed / "
+            "AlertmanagerConfigReloadFailed fire after 10 minutes.",
+            [
+                Q(
+                    'prometheus_config_last_reload_successful{job="prometheus"}',
+                    "prometheus {{instance}}",
+                ),
+                Q(
+                    'alertmanager_config_last_reload_successful{job="alertmanager"}',
+                    "alertmanager {{instance}}",
+                ),
+            ],
+            unit="none",
+            steps=thresholds((RED, None), (GREEN, 1)),
+            mappings=RELOADED,
+            color_background=True,
+            sparkline=True,
+            width=12,
+            height=6,
+        ).id(409)
+    )
+    return d.with_panel(
+        stat_panel(
+            "Alertmanagers discovered",
+            "Alertmanagers each Prometheus sends its alerts to "
+            "(prometheus_notifications_alertmanagers_discovered). 0: every alert stops at "
+            "Prometheus; PrometheusNotConnectedToAlertmanagers fires after 10 minutes.",
+            [
+                Q(
+                    'prometheus_notifications_alertmanagers_discovered{job="prometheus"}',
+                    "{{instance}}",
+                )
+            ],
+            unit="none",
+            steps=thresholds((RED, None), (GREEN, 1)),
+            color_background=True,
+            sparkline=True,
+            decimals=0,
+            width=12,
+            height=6,
+        ).id(410)
     )
 
 
@@ -444,7 +519,8 @@ def build() -> db.Dashboard:
     )
     for variable in _variables():
         d = d.with_variable(variable)
-    d = d.annotation(firing_alerts())
+    for annotation in annotations():
+        d = d.annotation(annotation)
     d = _nodes(d)
     d = _postgres(d)
     d = _redis(d)

@@ -1,10 +1,14 @@
-""" "The Hero Foundry - Production Overview": the seed's main dashboard, fixed, and what an
+""" "The Hero Foundry - Production Overview": the customer's main dashboard, fixed, and what an
 operator needs beside it to tell at a glance whether the service is healthy.
 
-The seed's four panels keep their titles and meaning (System Health Overview, Request Rate,
+The customer's four panels keep their titles and meaning (System Health Overview, Request Rate,
 Response Time, Business Metrics); their queries are fixed: aggregated with ``sum by``, filtered by
 the ``$job`` / ``$instance`` variables, over ``$__rate_interval``, per-hour figures from
 ``increase(...[1h])`` (``rate()`` is per second), ``timeseries`` instead of the removed ``graph``.
+
+The panels the alerts link to (ids 101 HighErrorRate, 102 HighResponseTime, 103 ServiceDown) plot
+the alert's own signal: the recording rule its expression reads, per job over every instance, so
+the line crosses the dashed threshold when the alert's condition holds.
 """
 
 from __future__ import annotations
@@ -17,15 +21,17 @@ from hero_foundry.monitoring.grafana.common import (
     ELASTICSEARCH,
     NEUTRAL,
     OVERVIEW,
+    RATE,
     UP_DOWN,
+    USER_ERRORS,
+    USER_REQUESTS,
     Q,
+    annotations,
     app,
     dashboard,
     falling,
-    firing_alerts,
     per_hour,
     per_second,
-    quantile,
     query_variable,
     rising,
     row,
@@ -34,9 +40,9 @@ from hero_foundry.monitoring.grafana.common import (
     timeseries_panel,
 )
 
-#: The seed's HighResponseTime threshold (p95 > 2 s); yellow from 1.5 s.
+#: The customer's HighResponseTime threshold (p95 > 2 s); yellow from 1.5 s.
 RESPONSE_TIME_WARN, RESPONSE_TIME_ALERT = 1.5, 2.0
-#: The seed's HighErrorRate threshold (5 %); yellow from 1 %.
+#: The customer's HighErrorRate threshold (5 %); yellow from 1 %.
 ERROR_RATIO_WARN, ERROR_RATIO_ALERT = 0.01, 0.05
 
 
@@ -58,11 +64,26 @@ def job_variables() -> list[db.QueryVariable]:
     ]
 
 
-def error_ratio(by: str = "job") -> str:
-    """Share of 5xx among all responses: both sides aggregated, so they divide as totals
-    (the seed divided each 5xx series by itself and got 1)."""
-    errors = per_second("http_requests_total", by=by, matchers=['status=~"5.."'])
-    return f"{errors} / {per_second('http_requests_total', by=by)}"
+#: The alerts' signals, from the recording rules the alerts read (per job, every instance).
+JOB = 'job=~"$job"'
+ERROR_RATIO = f"job:http_user_errors:ratio_rate5m{{{JOB}}}"
+P95 = f"job:http_user_request_duration_seconds:p95_rate5m{{{JOB}}}"
+P50 = f"job:http_user_request_duration_seconds:p50_rate5m{{{JOB}}}"
+USER_REQUESTS_TEXT = (
+    "user requests (Prometheus' scrapes of /metrics and the /healthz and /readyz probes left "
+    "out; as an error, the assistant's 503 left out: the AI provider is out, AIServiceDown's "
+    "signal)"
+)
+
+
+def error_ratio_by_route() -> str:
+    """Share of 5xx among user requests per route, with the recording rules' exact filter
+    (both sides aggregated by route, so they divide as totals)."""
+    errors = " or ".join(
+        f"rate({app('http_requests_total', matchers)}[{RATE}])" for matchers in USER_ERRORS
+    )
+    requests = per_second("http_requests_total", by="endpoint", matchers=[USER_REQUESTS])
+    return f"sum by (endpoint) ({errors}) / {requests}"
 
 
 def recent_errors() -> logs.Panel:
@@ -101,7 +122,8 @@ def build() -> db.Dashboard:
     )
     for variable in job_variables():
         d = d.with_variable(variable)
-    d = d.annotation(firing_alerts())
+    for annotation in annotations():
+        d = d.annotation(annotation)
 
     d = d.with_row(row("Health"))
     d = d.with_panel(
@@ -116,14 +138,15 @@ def build() -> db.Dashboard:
             color_background=True,
             width=12,
             height=7,
-        )
+        ).id(103)
     )
     d = d.with_panel(
         stat_panel(
             "Error ratio (5xx)",
-            "Share of the api's responses that were 5xx, over the rate interval. HighErrorRate "
-            f"fires above {ERROR_RATIO_ALERT:.0%} for 2 minutes.",
-            [Q(error_ratio(), "{{job}}")],
+            f"Share of {USER_REQUESTS_TEXT} answered with a 5xx over 5 minutes, per job, over "
+            "every instance: job:http_user_errors:ratio_rate5m, HighErrorRate's signal (above "
+            f"{ERROR_RATIO_ALERT:.0%} for 2 minutes, with at least 0.1 user requests a second).",
+            [Q(ERROR_RATIO, "{{job}}")],
             unit="percentunit",
             steps=rising("green", ERROR_RATIO_WARN, ERROR_RATIO_ALERT),
             decimals=2,
@@ -134,9 +157,11 @@ def build() -> db.Dashboard:
     d = d.with_panel(
         stat_panel(
             "Response time p95",
-            "95th percentile of the api's response time. HighResponseTime fires above "
-            f"{RESPONSE_TIME_ALERT:g} s for 3 minutes.",
-            [Q(quantile(0.95, "http_request_duration_seconds"), "p95")],
+            "95th percentile of the time to answer user requests (the assistant left out: it "
+            "waits for a language model) over 5 minutes, per job, over every instance: "
+            "job:http_user_request_duration_seconds:p95_rate5m, HighResponseTime's signal "
+            f"(above {RESPONSE_TIME_ALERT:g} s for 3 minutes).",
+            [Q(P95, "p95")],
             unit="s",
             steps=rising("green", RESPONSE_TIME_WARN, RESPONSE_TIME_ALERT),
             decimals=3,
@@ -149,8 +174,9 @@ def build() -> db.Dashboard:
     d = d.with_panel(
         timeseries_panel(
             "Request Rate",
-            "Requests per second by method and route template (never raw paths: every "
-            "unmatched path is <unmatched>).",
+            "All requests per second by method and route template, machine traffic included "
+            "(Prometheus' scrapes of /metrics, the /healthz and /readyz probes), each route on "
+            "its own line; never raw paths: every unmatched path is <unmatched>.",
             [
                 Q(
                     per_second("http_requests_total", by="method, endpoint"),
@@ -165,38 +191,54 @@ def build() -> db.Dashboard:
     d = d.with_panel(
         timeseries_panel(
             "Response Time",
-            "Percentiles of the time from receiving a request to sending the end of its "
-            "response, over every route. Dashed lines: 1.5 s warning, 2 s alert.",
-            [
-                Q(quantile(0.95, "http_request_duration_seconds"), "95th percentile"),
-                Q(quantile(0.50, "http_request_duration_seconds"), "50th percentile"),
-            ],
+            "Percentiles of the time from receiving a user request to sending the end of its "
+            "response (the assistant left out: it waits for a language model), over 5 minutes, "
+            "per job, over every instance: the recording rules "
+            "job:http_user_request_duration_seconds:p95_rate5m (HighResponseTime's signal) and "
+            ":p50_rate5m. Dashed lines: 1.5 s warning, 2 s alert.",
+            [Q(P95, "95th percentile"), Q(P50, "50th percentile")],
             unit="s",
             axis_label="Response time (seconds)",
             steps=rising("green", RESPONSE_TIME_WARN, RESPONSE_TIME_ALERT),
+            show_thresholds=True,
+        ).id(102)
+    )
+    d = d.with_panel(
+        timeseries_panel(
+            "Error ratio (user requests)",
+            f"Share of {USER_REQUESTS_TEXT} answered with a 5xx over 5 minutes, per job, over "
+            "every instance: job:http_user_errors:ratio_rate5m, HighErrorRate's signal. Dashed "
+            f"lines: {ERROR_RATIO_WARN:.0%} warning, {ERROR_RATIO_ALERT:.0%} alert (for 2 "
+            "minutes, with at least 0.1 user requests a second). No line: no user request.",
+            [Q(ERROR_RATIO, "{{job}}")],
+            unit="percentunit",
+            axis_label="5xx share",
+            steps=rising("green", ERROR_RATIO_WARN, ERROR_RATIO_ALERT),
+            show_thresholds=True,
+            decimals=2,
+        ).id(101)
+    )
+    d = d.with_panel(
+        timeseries_panel(
+            "Error ratio by route",
+            "Share of 5xx per route template: which route is failing. The same user requests "
+            "and errors as the error ratio (no scrapes, no probes; the assistant's 503 left out).",
+            [Q(error_ratio_by_route(), "{{endpoint}}")],
+            unit="percentunit",
+            steps=rising("green", ERROR_RATIO_WARN, ERROR_RATIO_ALERT),
             show_thresholds=True,
         )
     )
     d = d.with_panel(
         timeseries_panel(
             "Responses by status",
-            "Responses per second by exact status code.",
+            "All responses per second by exact status code, machine traffic included (scrapes, "
+            "health probes) and the assistant's 503 too: what the api answered, not the error "
+            "ratio's user requests.",
             [Q(per_second("http_requests_total", by="status"), "{{status}}")],
             unit="reqps",
             axis_label="Responses per second",
             stacked=True,
-            width=8,
-        )
-    )
-    d = d.with_panel(
-        timeseries_panel(
-            "Error ratio by route",
-            "Share of 5xx responses per route template: which route is failing.",
-            [Q(error_ratio("endpoint"), "{{endpoint}}")],
-            unit="percentunit",
-            steps=rising("green", ERROR_RATIO_WARN, ERROR_RATIO_ALERT),
-            show_thresholds=True,
-            width=8,
         )
     )
     d = d.with_panel(
@@ -209,7 +251,6 @@ def build() -> db.Dashboard:
             axis_label="Requests",
             stacked=True,
             decimals=0,
-            width=8,
         )
     )
 

@@ -1,12 +1,15 @@
-""" "Performance & User Experience": the seed's performance dashboard, fixed, and the user's side
-of the service beside it: the AI assistant, exports, storage, and what browsers report.
+""" "Performance & User Experience": the customer's performance dashboard, fixed, and the user's
+side of the service beside it: the AI assistant, exports, storage, and what browsers report.
 
-The seed's three panels keep their titles (Character Creation Performance, Level-up Performance,
-Active Users). Their thresholds move into ``fieldConfig.defaults`` with one colour per range (the
-seed gave green, yellow and red the same value): creation green < 240 s, yellow < 300 s, red from
-300 s (CharacterCreationSlow's threshold); level-up green < 90 s, yellow < 120 s, red from 120 s
-(LevelUpSlow's). Active Users keeps its 0-1000 scale and 500 / 800 steps, as ``min`` / ``max`` of
-the field instead of the seed's ``maxValue``.
+The customer's three panels keep their titles (Character Creation Performance, Level-up
+Performance, Active Users). Their thresholds move into ``fieldConfig.defaults`` with one colour
+per range (the customer's document gave green, yellow and red the same value): creation green
+< 240 s, yellow < 300 s, red from 300 s (CharacterCreationSlow's threshold); level-up green
+< 90 s, yellow < 120 s, red from 120 s (LevelUpSlow's). Active Users keeps its 0-1000 scale and
+500 / 800 steps, as ``min`` / ``max`` of the field instead of the document's ``maxValue``.
+
+The panels the alerts link to (201 CharacterCreationSlow, 202 LevelUpSlow, 203 AIServiceDown) plot
+the recording rule the alert reads, per job over every instance.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from grafana_foundation_sdk.builders import dashboard as db
 
 from hero_foundry.monitoring.grafana.common import (
     PERFORMANCE,
+    RATE,
     Q,
+    annotations,
     app,
     dashboard,
     falling,
-    firing_alerts,
     gauge_panel,
     per_hour,
     per_second,
@@ -36,7 +40,9 @@ from hero_foundry.monitoring.grafana.overview import job_variables
 CREATION_WARN, CREATION_ALERT = 240, 300
 #: LevelUpSlow fires when the level-up p95 exceeds 120 s; yellow from 90 s.
 LEVEL_UP_WARN, LEVEL_UP_ALERT = 90, 120
-#: The seed's Active Users gauge: 0-1000, yellow from 500, red from 800.
+#: AIServiceDown fires when more than 20 % of the questions fail; yellow from 5 %.
+AI_FAILURE_WARN, AI_FAILURE_ALERT = 0.05, 0.2
+#: The customer's Active Users gauge: 0-1000, yellow from 500, red from 800.
 ACTIVE_USERS_MAX, ACTIVE_USERS_WARN, ACTIVE_USERS_HIGH = 1000, 500, 800
 #: Core Web Vitals "good" / "poor" limits at p75 (web.dev): LCP 2.5 / 4 s, INP 0.2 / 0.5 s.
 LCP_GOOD, LCP_POOR = 2.5, 4.0
@@ -49,6 +55,17 @@ def failure_ratio(failures: str, successes: str, by: str = "") -> str:
     return f"{fail} / ({fail} + {per_second(successes, by=by)})"
 
 
+#: The alerts' signals: recording rules, per job over every instance (the Instance variable does
+#: not apply to them).
+JOB = 'job=~"$job"'
+
+
+def job_median(histogram: str) -> str:
+    """The p50 beside a p95 recording rule: grouped like the rule (by job), every instance."""
+    buckets = f"{histogram}_bucket{{{JOB}}}"
+    return f"histogram_quantile(0.5, sum by (le, job) (rate({buckets}[{RATE}])))"
+
+
 def build() -> db.Dashboard:
     d = dashboard(
         PERFORMANCE,
@@ -59,47 +76,52 @@ def build() -> db.Dashboard:
     )
     for variable in job_variables():
         d = d.with_variable(variable)
-    d = d.annotation(firing_alerts())
+    for annotation in annotations():
+        d = d.annotation(annotation)
 
     d = d.with_row(row("Player journeys"))
     d = d.with_panel(
         timeseries_panel(
             "Character Creation Performance",
             "The player's time through the creation wizard, draft started to character "
-            "finalized, measured by the server. CharacterCreationSlow fires when the p95 stays "
+            "finalized, measured by the server, per job over every instance. The p95 is "
+            "CharacterCreationSlow's signal, the recording rule "
+            "job:character_creation_duration_seconds:p95_rate5m: the alert fires when it stays "
             "above 300 s for 5 minutes.",
             [
                 Q(
-                    quantile(0.95, "character_creation_duration_seconds"),
+                    f"job:character_creation_duration_seconds:p95_rate5m{{{JOB}}}",
                     "95th percentile - Creation Time",
                 ),
-                Q(quantile(0.50, "character_creation_duration_seconds"), "50th percentile"),
+                Q(job_median("character_creation_duration_seconds"), "50th percentile"),
             ],
             unit="s",
             axis_label="Duration (seconds)",
             steps=rising("green", CREATION_WARN, CREATION_ALERT),
             show_thresholds=True,
             width=9,
-        )
+        ).id(201)
     )
     d = d.with_panel(
         timeseries_panel(
             "Level-up Performance",
-            "The player's time through a level-up, session started to committed. LevelUpSlow "
-            "fires when the p95 stays above 120 s for 5 minutes.",
+            "The player's time through a level-up, session started to committed, per job over "
+            "every instance. The p95 is LevelUpSlow's signal, the recording rule "
+            "job:level_up_duration_seconds:p95_rate5m: the alert fires when it stays above "
+            "120 s for 5 minutes.",
             [
                 Q(
-                    quantile(0.95, "level_up_duration_seconds"),
+                    f"job:level_up_duration_seconds:p95_rate5m{{{JOB}}}",
                     "95th percentile - Level-up Time",
                 ),
-                Q(quantile(0.50, "level_up_duration_seconds"), "50th percentile"),
+                Q(job_median("level_up_duration_seconds"), "50th percentile"),
             ],
             unit="s",
             axis_label="Duration (seconds)",
             steps=rising("green", LEVEL_UP_WARN, LEVEL_UP_ALERT),
             show_thresholds=True,
             width=9,
-        )
+        ).id(202)
     )
     d = d.with_panel(
         gauge_panel(
@@ -181,16 +203,19 @@ def build() -> db.Dashboard:
         )
     )
     d = d.with_panel(
-        stat_panel(
+        timeseries_panel(
             "AI failure ratio",
-            "Share of assistant questions that failed over the rate interval.",
-            [Q(failure_ratio("ai_query_failure_total", "ai_query_success_total"), "failed")],
+            "Share of the assistant's questions that failed (provider error, timeout, open "
+            "circuit breaker) over 5 minutes, per job: job:ai_query_failures:ratio_rate5m, "
+            "AIServiceDown's signal. Dashed lines: 5 % warning, 20 % alert (for 2 minutes, with "
+            "at least 5 questions in the 5 minutes). No line: no question asked.",
+            [Q(f"job:ai_query_failures:ratio_rate5m{{{JOB}}}", "{{job}}")],
             unit="percentunit",
-            steps=rising("green", 0.05, 0.2),
+            steps=rising("green", AI_FAILURE_WARN, AI_FAILURE_ALERT),
+            show_thresholds=True,
             decimals=1,
-            width=4,
-            height=8,
-        )
+            width=8,
+        ).id(203)
     )
     d = d.with_panel(
         timeseries_panel(
@@ -203,7 +228,7 @@ def build() -> db.Dashboard:
             unit="s",
             steps=rising("green", 5, 10),
             show_thresholds=True,
-            width=12,
+            width=8,
         )
     )
 

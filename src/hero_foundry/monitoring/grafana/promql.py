@@ -125,6 +125,55 @@ def metric_names(promql: str) -> set[str]:
     return names
 
 
+#: Binary operators that filter their left operand by the right one: the value is the left's.
+_SET_FILTERS = {"and", "unless"}
+_COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
+
+
+def _ordered_names(tree: Any) -> list[str]:
+    """The metric names of a syntax tree, in the order they are written, each once."""
+    parser = _parser()
+    names: list[str] = []
+
+    def visit(node: Any) -> bool:
+        if isinstance(node, parser.VectorSelector) and node.name and node.name not in names:
+            names.append(node.name)
+        return True
+
+    parser.walk(tree, visit)
+    return names
+
+
+def signal_metric_names(promql: str) -> list[str]:
+    """The metric names an alert's value comes from, in the order they are written.
+
+    ``a > 0.05 and on (job) b >= 0.1`` is ``a``'s value where ``b`` also holds: ``b`` is a guard
+    (minimum traffic, say), not the signal. So the right operand of ``and`` / ``unless`` is left
+    out, and so is the number side of a filtering comparison; ``or`` keeps both sides (either is
+    the value), arithmetic too (``errors / requests``).
+    """
+    parser = _parser()
+
+    def signal(node: Any) -> list[Any]:
+        if isinstance(node, parser.BinaryExpr):
+            op = str(node.op)
+            returns_bool = node.modifier is not None and node.modifier.return_bool
+            if op in _SET_FILTERS:
+                return signal(node.lhs)
+            if op in _COMPARISONS and not returns_bool:
+                # A filter keeps the vector side's value (the left one when both are vectors).
+                return signal(node.rhs if isinstance(node.lhs, parser.NumberLiteral) else node.lhs)
+            return [*signal(node.lhs), *signal(node.rhs)]
+        if isinstance(node, parser.ParenExpr):
+            return signal(node.expr)
+        return [node]
+
+    names: list[str] = []
+    for part in signal(parse(promql)):
+        names += [name for name in _ordered_names(part) if name not in names]
+    return names
+
+
 def queries(name: str, model: dict[str, Any]) -> Iterator[Query]:
     """Every Prometheus query of a dashboard's JSON model: panel targets (rows' nested panels
     included), query variables and annotations. Elasticsearch queries are not PromQL and are
