@@ -70,6 +70,8 @@ need_tool() {  # need_tool COMMAND DEBIAN-PACKAGE
   command -v "$1" >/dev/null 2>&1 || { say "$1 is not installed (Debian package $2)"; status=1; }
 }
 need_tool promtool prometheus
+# The runbooks' commands (monitoring/runbooks/) call the HTTP APIs with curl.
+need_tool curl curl
 need_tool prometheus-alertmanager prometheus-alertmanager
 need_tool amtool prometheus-alertmanager
 need_tool prometheus-node-exporter prometheus-node-exporter

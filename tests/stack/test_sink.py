@@ -1,7 +1,7 @@
 """The notification sink (hero_foundry.stack.sink): Slack, PagerDuty and webhook payloads over
-HTTP and e-mail over SMTP become the contract's records (JSON lines); a real Alertmanager on the
-generated configuration reaches every receiver through it; ``sink`` runs alone and stops on
-SIGINT."""
+HTTP and e-mail over SMTP become the sink's records (JSON lines, docs/local-stack.md); a real
+Alertmanager on the generated configuration reaches every receiver through it; ``sink`` runs
+alone and stops on SIGINT."""
 
 from __future__ import annotations
 
@@ -147,6 +147,30 @@ def test_http_notifications_become_records(sink: Sink) -> None:
     assert get(f"{sink.url}/notifications?receiver=team-email") == []
 
 
+def test_incidents_are_pagerduty_s_view_of_the_triggers_and_resolves(sink: Sink) -> None:
+    """Two triggers of one dedup key are one incident (one page); its resolve closes it; a
+    trigger after that opens a second one."""
+
+    def event(action: str, key: str = "k-api") -> dict[str, Any]:
+        return {
+            **PAGERDUTY,
+            "event_action": action,
+            "dedup_key": key,
+            "payload": {**PAGERDUTY["payload"], "component": "fastapi-backend"},
+        }
+
+    for action in ("trigger", "trigger", "resolve", "trigger"):
+        status, _ = post(
+            f"{sink.url}/pagerduty/v2/enqueue?receiver=pagerduty-critical", event(action)
+        )
+        assert status == 202
+    first, second = get(f"{sink.url}/incidents")
+    assert len(first["triggers"]) == 2 and first["resolved_at"] and not first["open"]
+    assert second["open"] and len(second["triggers"]) == 1
+    assert first["dedup_key"] == second["dedup_key"] == "k-api"
+    assert first["component"] == "fastapi-backend"
+
+
 def test_bad_requests_are_refused_and_not_recorded(sink: Sink) -> None:
     assert post(f"{sink.url}/slack", None, raw=b"{not json")[0] == 400
     assert post(f"{sink.url}/slack", None, raw=b"[1, 2]")[0] == 400
@@ -205,13 +229,16 @@ def test_describe_prints_time_channel_receiver_status_names_and_title() -> None:
 
 
 # -- A real Alertmanager on the generated configuration ---------------------------------------
+ENV = "production"
+
+
 def alert(name: str, severity: str, service: str, ends: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "labels": {
             "alertname": name,
             "severity": severity,
             "service": service,
-            "environment": "production",
+            "environment": ENV,
         },
         "annotations": {"summary": f"{name} summary", "description": f"{name} description"},
     }
@@ -291,10 +318,13 @@ def test_alertmanager_reaches_every_receiver_through_the_sink(tmp_path: Path) ->
             )
             assert ("pagerduty", "pagerduty-critical", "HighCPUUsage") not in received("firing")
             titles = {(r["channel"], r["title"]) for r in sink.records}
-            assert ("slack", "[FIRING:1] critical ServiceDown (fastapi-backend)") in titles
+            assert (
+                "slack",
+                f"[FIRING:1] critical ServiceDown (fastapi-backend) in {ENV}",
+            ) in titles
             assert (
                 "email",
-                "[FIRING:1] warning HighCPUUsage (node-exporter): HighCPUUsage summary",
+                f"[FIRING:1] warning HighCPUUsage (node-exporter) in {ENV}: HighCPUUsage summary",
             ) in titles
             mail_record = next(r for r in sink.records if r["channel"] == "email")
             assert "Alertmanager: " in mail_record["text"]  # the rendered email.text template
@@ -311,12 +341,78 @@ def test_alertmanager_reaches_every_receiver_through_the_sink(tmp_path: Path) ->
             stop(process)
 
 
+# -- The runbooks ----------------------------------------------------------------------------------
+RUNBOOKS = REPO / "monitoring" / "runbooks"
+
+
+def fetch(url: str, path: str) -> tuple[int, str, str]:
+    """GET ``path`` exactly as written (no normalisation of ``..``): status, type, body."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read().decode()
+        return response.status, response.getheader("Content-Type") or "", body
+    finally:
+        connection.close()
+
+
+def test_the_sink_serves_every_runbook_as_html(tmp_path: Path) -> None:
+    (tmp_path / "secret.md").write_text("# not a runbook")
+    pages = sorted(p.name for p in RUNBOOKS.glob("*.md"))
+    assert "HighErrorRate.md" in pages and "README.md" in pages
+    with Sink(
+        tmp_path / "n.jsonl", port=Ports.free().sink, smtp_port=None, runbooks=RUNBOOKS
+    ) as sink:
+        status, kind, index = fetch(sink.url, "/runbooks/")
+        assert (status, kind) == (200, "text/html; charset=utf-8")
+        for name in pages:
+            assert f'<a href="{name}">' in index, name
+        # Every page renders: the local alerts' runbook_url is <sink>/runbooks/<Alert>.md.
+        for name in pages:
+            status, kind, page = fetch(sink.url, f"/runbooks/{name}")
+            assert (status, kind) == (200, "text/html; charset=utf-8"), name
+            assert page.startswith("<!doctype html>") and '<a href="/runbooks/">' in page
+        status, _, page = fetch(sink.url, "/runbooks/HighErrorRate.md")
+        assert "<h1>HighErrorRate</h1>" in page and "<h2>Prerequisites</h2>" in page
+        assert "<h2>Verify recovery</h2>" in page
+        for environment in ("local", "compose", "kubernetes", "every environment"):
+            assert f'<div class="environment">{environment}</div>' in page, environment
+        assert "&lt;state&gt;/logs/fastapi/hero-foundry.log" in page  # markup in text escaped
+        assert "<table>" in fetch(sink.url, "/runbooks/ApiErrorBudgetBurn.md")[2]
+        assert '<a href="PostgreSQLDown.md">' in fetch(sink.url, "/runbooks/README.md")[2]
+        # Only the directory's pages: nothing else, no way out of it.
+        for path in (
+            "/runbooks/NoSuchAlert.md",
+            "/runbooks/HighErrorRate",
+            "/runbooks/../secret.md",
+            "/runbooks/..%2fsecret.md",
+            "/runbooks/%2e%2e/README.md",
+            "/runbooks/sub/HighErrorRate.md",
+            "/runbooks//etc/passwd",
+            "/runbooks/.md",
+        ):
+            status, kind, body = fetch(sink.url, path)
+            assert (status, kind) == (404, "text/html; charset=utf-8"), path
+            assert "not a runbook" not in body
+        status, _, _ = fetch(sink.url, "/runbooks")
+        assert status == 301
+        assert urllib.request.urlopen(f"{sink.url}/runbooks", timeout=5).url.endswith("/runbooks/")
+    with Sink(tmp_path / "n.jsonl", port=Ports.free().sink, smtp_port=None) as bare:
+        status, _, body = fetch(bare.url, "/runbooks/HighErrorRate.md")
+        assert status == 404 and "without --runbooks" in body
+
+
 # -- `sink` alone --------------------------------------------------------------------------------
 def test_the_sink_command_prints_stores_and_stops_on_sigint(tmp_path: Path) -> None:
     ports = Ports.free()
     file = tmp_path / "notifications.jsonl"
     command = [sys.executable, "-m", "hero_foundry.stack", "sink", "--port", str(ports.sink)]
-    command += ["--smtp-port", str(ports.smtp), "--file", str(file)]
+    command += ["--smtp-port", str(ports.smtp), "--file", str(file), "--runbooks", str(RUNBOOKS)]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -333,6 +429,7 @@ def test_the_sink_command_prints_stores_and_stops_on_sigint(tmp_path: Path) -> N
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         assert post(f"http://127.0.0.1:{ports.sink}/slack?receiver=team-slack", SLACK)[0] == 200
+        assert fetch(f"http://127.0.0.1:{ports.sink}", "/runbooks/ServiceDown.md")[0] == 200
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=10)
     finally:

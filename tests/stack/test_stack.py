@@ -152,6 +152,73 @@ def test_the_commands_register_in_a_typer_app() -> None:
     assert result.exit_code == 0 and "--smtp-port" in result.output
 
 
+# -- env.sh: the stack's variables for the runbooks ----------------------------------------------
+def _sourced(env_sh: Path, *names: str) -> dict[str, str]:
+    """The variables' values after sourcing ``env_sh`` in a clean bash (unset: absent)."""
+    script = (
+        '. "$1"; shift; '
+        'for name; do [ -z "${!name+x}" ] || printf "%s=%s\\0" "$name" "${!name}"; done'
+    )
+    result = subprocess.run(
+        ["bash", "-euc", script, "bash", str(env_sh), *names],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env={"PATH": os.environ["PATH"]},
+        check=True,
+    )
+    return dict(item.split("=", 1) for item in result.stdout.split("\0") if item)
+
+
+def test_env_sh_exports_the_stack_addresses_and_files_shell_quoted(tmp_path: Path) -> None:
+    """generate() (every start) writes <state>/stack/env.sh: what the runbooks' local commands
+    source. A state directory with a space and a quote survives the quoting."""
+    state = tmp_path / "it's a state"
+    ports = Ports.free()
+    stack = Stack(StackOptions(state_dir=state, ports=ports))
+    stack.generate()
+    env_sh = state / "stack" / "env.sh"
+    assert stack.env_sh == env_sh.resolve()
+    text = env_sh.read_text()
+    assert text.startswith("# The local stack of The Hero Foundry")
+    assert '. "${HERO_FOUNDRY_STATE_DIR:-var}/stack/env.sh"' in text
+    names = [*supervisor.ENV_SH_VARIABLES, *supervisor.ENV_SH_OPTIONAL]
+    values = _sourced(env_sh, *names)
+    resolved = state.resolve()
+    assert values == {
+        "PROM": f"http://127.0.0.1:{ports.prometheus}",
+        "AM": f"http://127.0.0.1:{ports.alertmanager}",
+        "API": f"http://127.0.0.1:{ports.api}",
+        "SINK": f"http://127.0.0.1:{ports.sink}",
+        "LOGS": str(resolved / "logs" / "fastapi" / "hero-foundry.log"),
+        "STACK": str(resolved / "stack"),
+        "HF": str(Path(sys.executable).parent / "hero-foundry"),
+        "HERO_FOUNDRY_DRILLS_FILE": str(resolved / "drills.json"),
+        "HERO_FOUNDRY_STATE_DIR": str(resolved),
+    }, "no WEB without the web tier"
+    # The api writes its ECS JSON file where LOGS says; the drill CLI reads the stack's drills.
+    assert stack._api_env()["HERO_FOUNDRY_LOG_DIR"] == str(resolved / "logs")
+    assert stack._api_env()["HERO_FOUNDRY_DRILLS_FILE"] == values["HERO_FOUNDRY_DRILLS_FILE"]
+    assert stack.files["env.sh"] == stack.env_sh
+
+    web = Stack(StackOptions(state_dir=tmp_path / "web", ports=ports, web=True))
+    web.generate()
+    assert _sourced(web.env_sh, "WEB") == {"WEB": f"http://127.0.0.1:{ports.web}"}
+
+
+def test_env_sh_names_the_output_file_when_the_api_logs_to_stdout_only(tmp_path: Path) -> None:
+    stack = Stack(StackOptions(state_dir=tmp_path, api_env={"HERO_FOUNDRY_LOG_DIR": ""}))
+    stack.generate()
+    assert _sourced(stack.env_sh, "LOGS") == {"LOGS": str(tmp_path / "stack" / "api" / "api.log")}
+
+
+def test_the_sink_serves_the_repository_runbooks(tmp_path: Path) -> None:
+    stack = Stack(StackOptions(state_dir=tmp_path))
+    stack.generate()
+    command = stack._build("sink").command
+    assert command[command.index("--runbooks") + 1] == str(stack.root / "monitoring" / "runbooks")
+
+
 @pytest.mark.parametrize(("factor", "delay"), [(60, "5s"), (600, "5s"), (6, "10s"), (1, "1m")])
 def test_fast_mode_resends_alerts_sooner_but_not_under_5_s(factor: float, delay: str) -> None:
     assert supervisor.fast_resend_delay(factor) == delay
@@ -251,5 +318,6 @@ def test_up_serves_the_api_without_prometheus_and_stops_on_sigint(tmp_path: Path
         "sudo apt-get install prometheus prometheus-alertmanager prometheus-node-exporter" in text
     )
     assert f"http://127.0.0.1:{port}/docs" in text
+    assert f". {tmp_path / 'state' / 'stack' / 'env.sh'}" in text  # the runbooks' variables
     assert "stopped" in text
     assert live_pids_mentioning(str(tmp_path)) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -16,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -248,6 +250,11 @@ def _print_addresses(stack: object) -> None:
     for key, path in stack.files.items():  # type: ignore[attr-defined]
         table.add_row(key.replace("_", " ").capitalize(), _short(path))
     console.print(table)
+    # The runbooks' local commands (monitoring/runbooks/) start by sourcing it.
+    env_sh = shlex.quote(_short(stack.env_sh))  # type: ignore[attr-defined]
+    console.print(
+        f"Runbook variables (PROM, AM, API, SINK, LOGS, HF ...): [bold]. {escape(env_sh)}[/bold]"
+    )
     console.print("[dim]Ctrl-C stops everything.[/dim]")
 
 
@@ -290,11 +297,20 @@ def sink(
             "passes them from the configuration).",
         ),
     ] = None,
+    runbooks: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serve this directory's runbooks (the repository's monitoring/runbooks; "
+            "`hero-foundry up` passes it) as HTML at GET /runbooks/ and /runbooks/<Alert>.md, "
+            "so the runbook links of local notifications open.",
+            file_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Receive what Alertmanager sends to Slack (POST /slack), PagerDuty (POST
     /pagerduty/v2/enqueue), a webhook (POST /deadmansswitch, /webhook) and by e-mail (SMTP,
     AUTH PLAIN/LOGIN without TLS), store each notification as a JSON line and print it.
-    GET /notifications lists what arrived."""
+    GET /notifications lists what arrived; GET /runbooks/ the runbooks (--runbooks)."""
     from hero_foundry.stack.sink import Sink, describe
 
     if host not in (LOOPBACK, "localhost", "::1"):
@@ -306,6 +322,7 @@ def sink(
         smtp_port=smtp_port,
         email_receivers=_pairs(email_receiver, "--email-receiver"),
         on_record=lambda record: console.print(describe(record), soft_wrap=True),
+        runbooks=runbooks,
     )
     from hero_foundry.stack.supervisor import signals_stop
 
@@ -316,6 +333,7 @@ def sink(
                 f"notification sink on {server.url} (Slack /slack, PagerDuty "
                 f"/pagerduty/v2/enqueue, webhooks /deadmansswitch and /webhook, GET "
                 f"/notifications), SMTP {host}:{smtp_port}; writing {file}"
+                + (f"; runbooks of {runbooks} at {server.url}/runbooks/" if runbooks else "")
             )
             if server.smtp_error:
                 errors.print(f"[yellow]{server.smtp_error}[/yellow]")

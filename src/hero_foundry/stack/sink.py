@@ -6,7 +6,11 @@ man's switch, received on loopback, stored as JSON lines and printed.
   /webhook`` (Alertmanager's webhook payload). A ``?receiver=`` query names the Alertmanager
   receiver (the generated configuration puts it in every URL). ``GET /notifications`` returns the
   records this sink received since it started (filters: ``channel``, ``alertname``, ``status``,
-  ``receiver``), ``GET /healthz`` answers ``ok``.
+  ``receiver``), ``GET /incidents`` the PagerDuty incidents those records opened (each one paged
+  someone: :mod:`hero_foundry.stack.incidents`), ``GET /healthz`` answers ``ok``. With a runbook
+  directory (``--runbooks``, the repository's ``monitoring/runbooks``), ``GET /runbooks/`` lists
+  the runbooks and ``GET /runbooks/<Alert>.md`` shows one as HTML, so the runbook links of local
+  notifications open.
 - SMTP (default 127.0.0.1:2525, aiosmtpd): accepts AUTH PLAIN/LOGIN without TLS (loopback only)
   and any sender and recipient; the recipient address names the receiver when known.
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import html
 import json
 import re
 import threading
@@ -36,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from rich.text import Text
 
+from hero_foundry.stack import incidents
 from hero_foundry.stack.config import (
     DEADMANSSWITCH_PATH,
     DEADMANSSWITCH_RECEIVER,
@@ -49,7 +55,9 @@ Record = dict[str, Any]
 
 #: The title every template of monitoring/alertmanager starts with (hero_foundry.title):
 #: "[FIRING:1] critical ServiceDown (fastapi-backend)".
-_TITLE = re.compile(r"^\[(FIRING|RESOLVED)(?::\d+)?\]\s+(\S+)\s+(\S+)\s+\(")
+#: "[FIRING:2] critical HighErrorRate, ServiceDown (fastapi-backend) in production": status,
+#: severity, the alert names (one, or several joined by ", " for a group of one service).
+_TITLE = re.compile(r"^\[(FIRING|RESOLVED)(?::\d+)?\]\s+(\S+)\s+(\S+(?:, \S+)*)\s+\(")
 
 
 def now() -> str:
@@ -61,7 +69,7 @@ def from_title(title: str) -> tuple[str | None, list[str]]:
     match = _TITLE.match(title.strip())
     if match is None:
         return None, []
-    return match.group(1).lower(), [match.group(3)]
+    return match.group(1).lower(), match.group(3).split(", ")
 
 
 def make_record(
@@ -105,7 +113,7 @@ def pagerduty_record(payload: Mapping[str, Any], receiver: str | None = None) ->
     action = payload.get("event_action")
     status = {"trigger": "firing", "resolve": "resolved"}.get(str(action), status)
     if body.get("class"):
-        alertnames = [str(body["class"])]
+        alertnames = str(body["class"]).split(", ")
     details = body.get("custom_details") or payload.get("details") or {}
     text = (
         "\n".join(f"{key}: {value}" for key, value in details.items())
@@ -208,6 +216,84 @@ def matches(record: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
     return True
 
 
+# -- Runbooks -----------------------------------------------------------------------------------
+#: A runbook's file name: a page of the runbook directory, never a path.
+_RUNBOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*\.md$")
+#: Where the runbooks are served: the local alerts' ``runbook_url`` is
+#: ``<sink>/runbooks/<Alert>.md``.
+RUNBOOK_PREFIX = "/runbooks/"
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 1rem auto; padding: 0 1rem;
+       line-height: 1.45; color: #1b1b1b; }}
+pre {{ background: #f4f4f4; padding: .6rem; overflow-x: auto; margin-top: 0; }}
+code {{ font-family: ui-monospace, monospace; font-size: .92em; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .2rem .5rem; }}
+.environment {{ display: inline-block; background: #264d73; color: #fff; font-size: .8em;
+               padding: 0 .5rem; margin-top: .6rem; }}
+nav {{ font-size: .9em; margin-bottom: 1rem; }}
+</style></head>
+<body><nav><a href="/runbooks/">All runbooks</a> · served by the local notification sink</nav>
+{body}
+</body></html>
+"""
+
+
+def runbook_pages(directory: Path | None) -> list[str]:
+    """The file names of the runbook directory's pages (``ServiceDown.md``, ``README.md``)."""
+    if directory is None or not directory.is_dir():
+        return []
+    return sorted(
+        p.name for p in directory.glob("*.md") if p.is_file() and _RUNBOOK_NAME.match(p.name)
+    )
+
+
+def render_markdown(text: str) -> str:
+    """A runbook as HTML (CommonMark and tables; raw HTML in the page is escaped). A command
+    block's environment (```` ```sh local ````) is shown above it."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    default_fence = md.renderer.rules["fence"]
+
+    def fence(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        words = tokens[idx].info.split()
+        rendered = default_fence(tokens, idx, options, env)
+        if words and words[0] == "sh":
+            where = words[1] if len(words) > 1 else "every environment"
+            return f'<div class="environment">{html.escape(where)}</div>\n{rendered}'
+        return str(rendered)
+
+    md.add_render_rule("fence", fence)
+    return str(md.render(text))
+
+
+def runbook_page(directory: Path | None, name: str) -> str | None:
+    """The HTML page of runbook ``name`` (a file name such as ``ServiceDown.md``), or None when
+    the directory has no such page."""
+    if directory is None or name not in runbook_pages(directory):
+        return None
+    text = (directory / name).read_text(encoding="utf-8")
+    title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), name)
+    return _PAGE.format(title=html.escape(title), body=render_markdown(text))
+
+
+def runbook_index(directory: Path | None) -> str:
+    """An HTML page linking every runbook (README.md, the conventions, first)."""
+    pages = runbook_pages(directory)
+    items = [
+        f'<li><a href="{html.escape(name)}">{html.escape(name.removesuffix(".md"))}</a></li>'
+        for name in sorted(pages, key=lambda n: (n != "README.md", n))
+    ]
+    where = html.escape(str(directory)) if directory is not None else "(no --runbooks given)"
+    body = f"<h1>Runbooks</h1>\n<p>{len(pages)} pages from <code>{where}</code></p>\n"
+    body += "<ul>\n" + "\n".join(items) + "\n</ul>"
+    return _PAGE.format(title="Runbooks", body=body)
+
+
 # -- The servers --------------------------------------------------------------------------------
 class Sink:
     """The HTTP and SMTP servers in this process (threads). ``start()``/``stop()`` or ``with``."""
@@ -221,8 +307,11 @@ class Sink:
         smtp_port: int | None = 2525,
         email_receivers: Mapping[str, str] | None = None,
         on_record: Callable[[Record], None] | None = None,
+        runbooks: Path | None = None,
     ) -> None:
         self.file = Path(file)
+        #: The runbook directory served under /runbooks/ (None: not served).
+        self.runbooks = Path(runbooks) if runbooks is not None else None
         self.host, self.port, self.smtp_port = host, port, smtp_port
         self.email_receivers = {k.lower(): v for k, v in (email_receivers or {}).items()}
         self.on_record = on_record
@@ -358,8 +447,35 @@ def _handler(sink: Sink) -> type[BaseHTTPRequestHandler]:
                 with sink._lock:
                     records = [r for r in sink.records if matches(r, filters)]
                 self._reply(200, records)
+            elif url.path == "/incidents":
+                # PagerDuty's view: the incidents the pagerduty records opened (each one paged).
+                with sink._lock:
+                    opened = incidents.incidents(list(sink.records))
+                self._reply(200, [incident.as_dict() for incident in opened])
+            elif url.path == RUNBOOK_PREFIX.rstrip("/"):
+                self.send_response(301)
+                self.send_header("Location", RUNBOOK_PREFIX)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif url.path.startswith(RUNBOOK_PREFIX):
+                self._runbook(url.path[len(RUNBOOK_PREFIX) :])
             else:
                 self._reply(404, {"error": f"no such path: {url.path}"})
+
+        def _runbook(self, name: str) -> None:
+            """``GET /runbooks/<name>``: the index for an empty name, else the page ``name`` if
+            it is a runbook file of the directory (a bare file name: no path, no traversal)."""
+            html_type = "text/html; charset=utf-8"
+            if not name:
+                self._reply(200, runbook_index(sink.runbooks).encode(), html_type)
+                return
+            page = runbook_page(sink.runbooks, name) if _RUNBOOK_NAME.match(name) else None
+            if page is None:
+                known = "" if sink.runbooks is not None else " (the sink runs without --runbooks)"
+                text = f"<p>No runbook {html.escape(name)}{known}. <a href='/runbooks/'>All</a></p>"
+                self._reply(404, _PAGE.format(title="Not found", body=text).encode(), html_type)
+                return
+            self._reply(200, page.encode(), html_type)
 
         def do_POST(self) -> None:
             url = urlsplit(self.path)

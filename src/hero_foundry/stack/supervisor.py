@@ -14,6 +14,10 @@ timeout). The end-to-end tests use it directly::
 
 A component whose program is not installed does not run (``stack.missing`` says which and what to
 install): without Prometheus, only the api runs.
+
+Every start writes ``<state>/stack/env.sh``: the addresses and files of this stack as shell
+variables (``PROM``, ``AM``, ``API``, ``SINK``, ``LOGS``, ``HF`` ...), which the runbooks'
+local commands source (``monitoring/runbooks/README.md``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import contextlib
 import ctypes
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -86,6 +91,22 @@ ORDER = (
     "alertmanager",
     "prometheus",
 )
+
+
+#: The variables ``<state>/stack/env.sh`` always exports (``WEB`` too when the web tier runs).
+ENV_SH_VARIABLES = (
+    "PROM",
+    "AM",
+    "API",
+    "SINK",
+    "LOGS",
+    "STACK",
+    "HF",
+    "HERO_FOUNDRY_DRILLS_FILE",
+    "HERO_FOUNDRY_STATE_DIR",
+)
+#: Exported only when its component runs.
+ENV_SH_OPTIONAL = ("WEB",)
 
 
 def fast_resend_delay(factor: float) -> str:
@@ -243,6 +264,10 @@ class Stack:
         self.ports = self.options.ports
         self.notifications_file = self.state_dir / "notifications.jsonl"
         self.drills_file = self.state_dir / "drills.json"
+        #: The api's (and the web tier's) HERO_FOUNDRY_LOG_DIR: ``fastapi/hero-foundry.log``.
+        self.log_dir = self.state_dir / "logs"
+        #: The shell variables of this stack (see :meth:`write_env_sh`).
+        self.env_sh = self.stack_dir / "env.sh"
         self.components: dict[str, Component] = {}
         self.generated: stack_config.Generated | None = None
         self._lock = threading.RLock()
@@ -330,10 +355,80 @@ class Stack:
             "notifications": self.notifications_file,
             "drills": self.drills_file,
             "metrics_token": self.stack_dir / "secrets" / "metrics_token",
+            "api json log": self.api_log_file,
+            "env.sh": self.env_sh,
         }
         for name, component in self.components.items():
             out[f"{name} log"] = component.log
         return out
+
+    @property
+    def api_log_file(self) -> Path:
+        """Where the api writes its ECS JSON records: ``<log dir>/fastapi/hero-foundry.log``
+        (``<state>/logs`` unless ``api_env`` sets another HERO_FOUNDRY_LOG_DIR); with an empty
+        one, only its output file ``<state>/stack/api/api.log``."""
+        from hero_foundry.observability.logs import log_file_path
+
+        log_dir = self._api_env().get("HERO_FOUNDRY_LOG_DIR", "")
+        if not log_dir:
+            return self._log("api")
+        return log_file_path(Path.cwd() / log_dir)  # the api runs in the current directory
+
+    def env_sh_values(self) -> dict[str, str]:
+        """The variables of ``env.sh``: :data:`ENV_SH_VARIABLES`, and ``WEB`` when the web tier
+        runs."""
+        p, base = self.ports, f"http://{LOOPBACK}"
+        values = {
+            "PROM": f"{base}:{p.prometheus}",
+            "AM": f"{base}:{p.alertmanager}",
+            "API": f"{base}:{p.api}",
+            "SINK": f"{base}:{p.sink}",
+            "LOGS": str(self.api_log_file),
+            "STACK": str(self.stack_dir),
+            "HF": str(Path(sys.executable).parent / "hero-foundry"),
+            "HERO_FOUNDRY_DRILLS_FILE": str(self.drills_file),
+            "HERO_FOUNDRY_STATE_DIR": str(self.state_dir),
+        }
+        if "web" in self.runnable():
+            values["WEB"] = f"{base}:{p.web}"
+        return values
+
+    def write_env_sh(self) -> Path:
+        """Write ``<state>/stack/env.sh``: this stack's addresses and files as shell variables,
+        each value shell-quoted. The runbooks' local commands start with
+        ``. "${HERO_FOUNDRY_STATE_DIR:-var}/stack/env.sh"``."""
+        runs = self.runnable()
+        absent = [name for name in self.wanted() if name not in runs]
+        lines = [
+            "# The local stack of The Hero Foundry (`hero-foundry up`): its addresses and files as",
+            "# shell variables, for the runbooks' local commands (monitoring/runbooks/README.md)",
+            "# and your own shell. From the repository's root:",
+            '#   . "${HERO_FOUNDRY_STATE_DIR:-var}/stack/env.sh"',
+            "# Written at every start (hero_foundry/stack/supervisor.py): do not edit.",
+            f"# Written {_now()}; running: {', '.join(runs)}"
+            + (f"; not running: {', '.join(absent)}" if absent else "")
+            + (f"; fast mode (durations / {self.options.fast:g})" if self.options.fast else ""),
+        ]
+        names = {
+            "PROM": "Prometheus",
+            "AM": "Alertmanager",
+            "API": "the api",
+            "SINK": "the notification sink (GET /notifications, /runbooks/)",
+            "WEB": "the web tier",
+            "LOGS": "the api's ECS JSON log (one record a line)",
+            "STACK": "generated configuration, data and each component's output",
+            "HF": "the hero-foundry command of this stack",
+            "HERO_FOUNDRY_DRILLS_FILE": 'this stack\'s drill switches (`"$HF" drill status`)',
+            "HERO_FOUNDRY_STATE_DIR": "this stack's state directory",
+        }
+        for name, value in self.env_sh_values().items():
+            lines.append(f"# {names[name]}")
+            lines.append(f"export {name}={shlex.quote(value)}")
+        self.env_sh.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.env_sh.with_name(".env.sh.tmp")
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        temporary.replace(self.env_sh)
+        return self.env_sh
 
     @property
     def metrics_token(self) -> str:
@@ -353,6 +448,9 @@ class Stack:
                 "HERO_FOUNDRY_HOST": LOOPBACK,
                 "HERO_FOUNDRY_PORT": str(self.ports.api),
                 "HERO_FOUNDRY_DATA_DIR": str(self.state_dir),
+                # ECS JSON records in <state>/logs/fastapi/hero-foundry.log (the web tier's in
+                # react/), as Filebeat would read them; the output file has them too.
+                "HERO_FOUNDRY_LOG_DIR": str(self.log_dir),
                 "HERO_FOUNDRY_METRICS_TOKEN_FILE": str(
                     self.stack_dir / "secrets" / "metrics_token"
                 ),
@@ -376,6 +474,8 @@ class Stack:
                 python, "-m", "hero_foundry.stack", "sink",
                 "--host", LOOPBACK, "--port", str(p.sink), "--smtp-port", str(p.smtp),
                 "--file", str(self.notifications_file),
+                # The runbook links of local notifications open on the sink (GET /runbooks/).
+                "--runbooks", str(self.root / "monitoring" / "runbooks"),
             ]  # fmt: skip
             for address, receiver in self.generated.email_receivers.items():
                 command += ["--email-receiver", f"{address}={receiver}"]
@@ -537,7 +637,7 @@ class Stack:
 
     # -- Lifecycle ---------------------------------------------------------------------------
     def generate(self) -> stack_config.Generated:
-        """Write the local configuration for the components that will run."""
+        """Write the local configuration for the components that will run, and ``env.sh``."""
         self.generated = stack_config.generate(
             self.root,
             self.state_dir,
@@ -545,6 +645,7 @@ class Stack:
             components=self.runnable(),
             factor=self.options.fast,
         )
+        self.write_env_sh()
         return self.generated
 
     def start(self, on_ready: Callable[[Component], None] | None = None) -> Stack:
