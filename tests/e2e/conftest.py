@@ -441,6 +441,14 @@ class System:
         return data["result"]
 
     # -- The sink ---------------------------------------------------------------------------
+    def fetch(self, url: str) -> tuple[int, str]:
+        """GET ``url``: its status and text (an HTTP error's too)."""
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8", "replace")
+
     def records(self, since: str = "", until: str = "", **filters: str) -> list[dict[str, Any]]:
         return [
             r

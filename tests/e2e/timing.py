@@ -252,6 +252,9 @@ class Result:
     #: firing (Alertmanager's ``startsAt``, which Prometheus sets when the alert fires).
     pending_after: float | None = None
     firing_after: float | None = None
+    #: What people got (hero_foundry.stack.incidents.DrillOutcome): pages, page triggers, time
+    #: to page, false resolves, flaps, resolves after the fix.
+    outcome: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
     def row(self) -> list[str]:
@@ -267,6 +270,18 @@ class Result:
             f"{num(self.pending_after)} / {num(self.firing_after)}",
             num(self.resolved_after),
             f"{self.production_minimum['total']:g}",
+            *self._outcome(num),
+        ]
+
+    def _outcome(self, num: Any) -> list[str]:
+        if self.outcome is None:
+            return ["-"] * 4
+        pages = f"{self.outcome['pages']} ({self.outcome['page_triggers']} triggers)"
+        return [
+            pages,
+            num(self.outcome["time_to_page"]),
+            str(self.outcome["false_resolves"]),
+            str(self.outcome["flaps"]),
         ]
 
 
@@ -283,6 +298,10 @@ HEADER = [
     "pending / firing after s",
     "resolved after s",
     "production: minimum s",
+    "pages",
+    "time to page s",
+    "false resolves",
+    "flaps",
 ]
 
 
