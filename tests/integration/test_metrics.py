@@ -1,4 +1,5 @@
-"""Every metric the seed names: defined once, bounded, correct, exposed on a restricted /metrics."""
+"""Every metric the customer's document names: defined once, bounded, correct, exposed on a
+restricted /metrics."""
 
 from __future__ import annotations
 

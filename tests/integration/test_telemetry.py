@@ -308,7 +308,7 @@ async def test_prometheus_exposition_text_is_refused_and_creates_no_series(
     series = telemetry_series()
     injected = 'evil_injected_total{page_name="pwned"} 1\n'
     attempts = [
-        # What the seed's sendMetrics() posts: prom-client's register.metrics().
+        # What the customer's sendMetrics() posts: prom-client's register.metrics().
         (EXPOSITION, "text/plain"),
         (EXPOSITION + injected, "text/plain; version=0.0.4; charset=utf-8"),
         (EXPOSITION, "application/openmetrics-text; version=1.0.0"),

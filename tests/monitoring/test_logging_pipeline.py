@@ -5,9 +5,9 @@ do with our files, on real input:
 
 - the Filebeat configuration: filestream inputs with unique ids, the ndjson parser for our JSON
   logs, multiline for PostgreSQL, the `service` field where the Logstash conditions look for it
-  (the seed's `fields_under_root` bug), TLS to Logstash;
+  (the customer's `fields_under_root` bug), TLS to Logstash;
 - the Logstash pipeline, parsed by a small reader of its configuration grammar (balanced
-  braces, plugins, conditionals): no grok on JSON, no `document_type`, the seed's index name,
+  braces, plugins, conditionals): no grok on JSON, no `document_type`, the customer's index name,
   credentials and TLS from the environment, and its PostgreSQL grok pattern applied (translated
   faithfully to Python) to REAL PostgreSQL log lines: an ERROR with its multi-line STATEMENT
   produced by this test on the local server, and everything else in that server's log;
@@ -64,7 +64,7 @@ ILM_POLICY = LOGGING / "elasticsearch" / "ilm-policy.json"
 SETUP_SCRIPT = LOGGING / "elasticsearch" / "setup-elasticsearch.sh"
 CERTS_SCRIPT = LOGGING / "elasticsearch" / "setup-certs.sh"
 
-#: The seed's sources, and what its Logstash filter called each (`service_type`).
+#: The customer's sources, and what its Logstash filter called each (`service_type`).
 SOURCES = {"fastapi": "backend", "react": "frontend", "postgresql": "database"}
 #: Sources whose files are our ECS JSON records (read with the ndjson parser, never grokked).
 JSON_SOURCES = {"fastapi", "react"}
@@ -374,7 +374,7 @@ def test_filebeat_reads_each_source_with_a_filestream_input_of_its_own(
     assert set(by_service) == set(SOURCES)
     for service, entry in by_service.items():
         [path] = entry["paths"]
-        # configurable from the environment, defaulting to the seed's layout
+        # configurable from the environment, defaulting to the customer's layout
         assert ENV_DEFAULT.match(path), path
         assert env_default(path) == f"/var/log/hero-foundry/{service}/*.log"
         # the app writes <log_dir>/fastapi/hero-foundry.log: the default glob must find it
@@ -411,7 +411,8 @@ def test_the_service_field_is_where_the_logstash_conditions_look(
 def test_the_seed_fields_under_root_bug_would_be_caught(
     filebeat: dict[str, Any], pipeline: LogstashConfig
 ) -> None:
-    """The seed set ``fields_under_root: true`` and tested [fields][service]: nothing matched."""
+    """The customer's document set ``fields_under_root: true`` and tested [fields][service]:
+    nothing matched."""
     broken = json.loads(json.dumps(filebeat))
     for entry in broken["filebeat.inputs"]:
         entry["fields_under_root"] = True
