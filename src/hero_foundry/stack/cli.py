@@ -301,7 +301,7 @@ def sink(
         Path | None,
         typer.Option(
             help="Serve this directory's runbooks (the repository's monitoring/runbooks; "
-            "`hero-foundry up` passes it) as HTML at GET /runbooks/ and /runbooks/<Alert>.md, "
+            "`hero-foundry up` passes it) as HTML at GET /runbooks/ and /runbooks/NAME.md, "
             "so the runbook links of local notifications open.",
             file_okay=False,
         ),
