@@ -38,16 +38,12 @@ from hero_foundry.monitoring.runbooks import (
     variables_used,
 )
 from hero_foundry.stack.supervisor import ENV_SH_VARIABLES
-from tests.monitoring import test_prometheus_rules
 
 REPO = Path(__file__).parents[2]
 RUNBOOKS = REPO / "monitoring" / "runbooks"
 RULES = REPO / "monitoring" / "prometheus" / "rules"
 PAGES = runbooks.runbook_files(RUNBOOKS)
 NAMES = [path.stem for path in PAGES]
-
-#: promtool from the system, as the rule tests find it (skipped, or failed in CI, without it).
-promtool = test_prometheus_rules.promtool
 
 
 def page(name: str) -> Runbook:
