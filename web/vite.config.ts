@@ -22,5 +22,9 @@ export default defineConfig({
     include: ["src/**/*.test.{ts,tsx}"],
     restoreMocks: true,
     unstubGlobals: true,
+    // A test waits for what it expects (findBy..., waitFor): the time limit only catches a hang,
+    // never a busy machine (5 s, Vitest's default, was too short for jsdom on 2 loaded cores).
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 });
