@@ -34,6 +34,8 @@ import json
 import math
 import re
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
@@ -41,12 +43,12 @@ from unittest import mock
 import pytest
 
 from hero_foundry.drills import state as drills
-from hero_foundry.monitoring import dashboards
+from hero_foundry.monitoring import dashboards, runbooks
 from hero_foundry.monitoring.grafana import promql
 from hero_foundry.observability import build
 from hero_foundry.stack import incidents
 from tests.e2e import timing
-from tests.e2e.conftest import Keeper, System, iso, parse_iso, utc_now, wait_until
+from tests.e2e.conftest import ROOT, Keeper, System, iso, parse_iso, utc_now, wait_until
 
 API_JOB = "fastapi-backend"
 #: The api's symptoms that Alertmanager inhibits while PostgreSQL (or Redis) is down.
@@ -775,3 +777,54 @@ def test_every_dashboard_panel_has_data_after_a_load_run(live: System) -> None:
         model = json.loads(dashboards.render_all()[name])
         (query,) = [q for q in promql.queries(name, model) if q.where == where]
         assert not live.query(promql.to_promql(query.expr, grafana_values(model))), reason
+
+
+# -- The error runbook during an incident --------------------------------------------------------
+
+
+def test_the_error_runbook_s_log_query_finds_the_failing_requests(live: System) -> None:
+    """HighErrorRate's Diagnosis, as an engineer runs it locally during an incident: with
+    every api request failing (drill ``error_rate`` 1), the failing requests' ids, as their
+    clients got them in ``X-Request-ID``, and their route are in what its log query prints.
+    Last of the module: its errors raise alerts that no drill after it must meet."""
+    runbook = runbooks.load(ROOT / "monitoring" / "runbooks" / "HighErrorRate.md")
+    (diagnosis,) = [s for s in runbook.sections if s.name == "Diagnosis"]
+    blocks = [b for b in diagnosis.blocks if b.applies_to("local")]
+    assert any("$LOGS" in block.code for block in blocks), "the local Diagnosis reads the log"
+    route = "/api/srd/alignments"
+    drill_file = live.stack.drills_file
+    before = drill_file.read_bytes() if drill_file.exists() else None
+    failed: dict[str, int] = {}
+    try:
+        drills.write(drill_file, {"error_rate": 1.0})
+
+        def request_ids() -> dict[str, int]:
+            request = urllib.request.Request(live.api + route)
+            try:
+                with urllib.request.urlopen(request, timeout=10):
+                    pass  # answered: the drill is not in force in this worker yet
+            except urllib.error.HTTPError as error:
+                if error.code == 500:
+                    failed[error.headers["X-Request-ID"]] = error.code
+            return failed if len(failed) >= 3 else {}
+
+        wait_until(request_ids, 30, "three injected 500s", interval=0.2)
+    finally:
+        if before is None:
+            drill_file.unlink(missing_ok=True)
+        else:
+            drill_file.write_bytes(before)
+    # The access records are written once the responses are sent: wait for them in the file.
+    log = live.stack.api_log_file
+    wait_until(lambda: all(rid in log.read_text() for rid in failed), 30, "the access records")
+    output = ""
+    for block in blocks:
+        run = runbooks.run_local_block(
+            runbook, block, root=ROOT, state_dir=live.stack.state_dir, timeout=60
+        )
+        assert run.ok, run.report(runbook.file)
+        output += run.stdout
+    for request_id in failed:
+        lines = [line for line in output.splitlines() if request_id in line]
+        assert lines, f"request {request_id} not found by the log query:\n{output[-3000:]}"
+        assert any(route in line and "500" in line for line in lines), lines
