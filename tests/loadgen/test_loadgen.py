@@ -29,6 +29,7 @@ from hero_foundry.loadgen import (
 )
 from hero_foundry.loadgen.browser import Browser
 from hero_foundry.loadgen.player import Player
+from hero_foundry.loadgen.recorder import Recorder
 from hero_foundry.observability.telemetry import PAGE_NAMES, WIZARD_STEPS
 from hero_foundry.storage import migrate
 from tests.conftest import make_settings
@@ -120,8 +121,34 @@ async def test_a_short_run_exercises_every_feature(app_transport: Any) -> None:
     rejected = total("telemetry_events_rejected_total")
     transport = Recording(app_transport)
 
-    # Exports weigh a little more than by default, so that each format surely comes up.
-    summary = await run(fast(duration=8, users=3, mix={"export": 4.0}, transport=transport))
+    # Exports weigh a little more than by default, so that each format comes up sooner. The run
+    # stops once every activity happened at least once, however long a busy machine takes (at
+    # most 10 minutes), rather than after a duration it may not fill.
+    recorder = Recorder()
+    stop = asyncio.Event()
+    wanted = ("wizard.finalize", "levelup.commit", "rules.search", "export.pdf")
+    features = (
+        "characters_created", "levels_gained", "edits", "questions", "exports_json",
+        "exports_pdf", "exports_foundry", "telemetry_events",
+    )  # fmt: skip
+
+    def enough(_tick: Any) -> None:
+        outcomes = recorder.outcomes
+        if (
+            all(outcomes[f] > 0 for f in features)
+            and outcomes["registrations"] >= 3
+            and all(
+                name in recorder.operations and recorder.operations[name].ok > 0 for name in wanted
+            )
+        ):
+            stop.set()
+
+    summary = await run(
+        fast(duration=600, users=3, mix={"export": 4.0}, transport=transport),
+        recorder=recorder,
+        stop=stop,
+        on_tick=enough,
+    )
 
     grew = {
         f"{name}{labels or ''}": total(name, **labels) - before[(name, tuple(labels.items()))]
@@ -135,12 +162,20 @@ async def test_a_short_run_exercises_every_feature(app_transport: Any) -> None:
     assert summary.errors == 0, summary.errors_by_status()
     assert summary.crashes == []
     outcomes = summary.outcomes
-    assert outcomes["characters_created"] == grew["characters_created_total"]
-    assert outcomes["levels_gained"] == grew["characters_leveled_up_total"]
-    assert outcomes["edits"] == grew["character_editions_total"]
-    assert outcomes["questions"] == grew["ai_queries_total"]
+
+    def agree(outcome: str, metric: str) -> None:
+        # A request cut by the stop may have been served: the service can count up to the
+        # cancelled requests more than the users saw.
+        assert outcomes[outcome] <= grew[metric] <= outcomes[outcome] + summary.cancelled, (
+            outcome, outcomes[outcome], grew[metric], summary.cancelled,
+        )  # fmt: skip
+
+    agree("characters_created", "characters_created_total")
+    agree("levels_gained", "characters_leveled_up_total")
+    agree("edits", "character_editions_total")
+    agree("questions", "ai_queries_total")
     for fmt in ("json", "pdf", "foundry"):
-        assert outcomes[f"exports_{fmt}"] == grew[f"export_operations_total{{'format': '{fmt}'}}"]
+        agree(f"exports_{fmt}", f"export_operations_total{{'format': '{fmt}'}}")
     assert outcomes["registrations"] >= 3 and outcomes["logins"] >= 3
     assert outcomes["telemetry_events"] > 0
     # Every request the transport carried is in the summary (but those cut by the hard stop).
