@@ -116,7 +116,7 @@ echo "healthy"
 
 say "Register $EMAIL"
 api POST /api/auth/register "{\"email\": \"$EMAIL\", \"password\": \"$PASSWORD\"}" |
-  field '"user " + d["id"] + " created at " + d["created_at"]'
+  field '"registered " + d["email"]'
 
 say "Log in"
 login=$(api POST /api/auth/login "{\"email\": \"$EMAIL\", \"password\": \"$PASSWORD\"}")

@@ -10,10 +10,11 @@ from fastapi import FastAPI
 
 from hero_foundry import __version__, problems
 from hero_foundry.accounts.routes import router as accounts_router
-from hero_foundry.accounts.security import password_hasher
+from hero_foundry.accounts.security import PasswordHashing, password_hasher
 from hero_foundry.assistant.routes import router as assistant_router
 from hero_foundry.cache import create_cache
 from hero_foundry.characters.routes import router as characters_router
+from hero_foundry.dice.signing import signer_for
 from hero_foundry.drills.inject import DrillMiddleware
 from hero_foundry.drills.state import DrillFile
 from hero_foundry.exports.routes import router as exports_router
@@ -34,6 +35,7 @@ from hero_foundry.settings import Settings
 from hero_foundry.srd import get_catalogue
 from hero_foundry.srd.routes import router as srd_router
 from hero_foundry.storage.db import create_engine, session_factory
+from hero_foundry.throttling import Limits, Throttle
 
 DESCRIPTION = """
 Create and level up Dungeons & Dragons 5e characters on SRD 5.1 content.
@@ -53,6 +55,9 @@ PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # Signs the dice in exports. First, so that an api without its key in production refuses
+    # to start before anything else happens (docs/security.md, "Dice").
+    roll_signer = signer_for(settings)
     configure_logging(settings)  # ECS JSON to stdout (+ log_dir); idempotent
     build.publish()  # hero_foundry_build_info{version, commit}
     for name in PARAMETER_LOGGERS:
@@ -63,7 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url_value)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
-        app.state.cache = create_cache(settings.redis_url_value, workers=settings.workers)
+        app.state.cache = create_cache(settings.redis_url_value)
+        # Rate limits (docs/security.md): Redis-backed when configured, in-process otherwise.
+        app.state.throttle = Throttle(settings.redis_url_value)
         instrument_database(engine)
         app.state.activity = (
             RedisActivity(settings.redis_url_value)
@@ -76,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.activity.close()
             await app.state.cache.close()
+            await app.state.throttle.close()
             await engine.dispose()
             if app.state.tracing is not None:  # export the buffered spans (see tracing.py)
                 app.state.tracing.flush()
@@ -88,6 +96,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.hasher = password_hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+    # Every hash and verification through one gate: at most password_hash_slots at once.
+    app.state.hashing = PasswordHashing(
+        app.state.hasher, settings.password_hash_slots, settings.password_hash_wait_seconds
+    )
+    app.state.limits = Limits.from_settings(settings)
+    app.state.roll_signer = roll_signer
     problems.install(app)
     app.include_router(accounts_router)
     app.include_router(characters_router)

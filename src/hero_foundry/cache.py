@@ -1,7 +1,9 @@
 """A small key/value cache with expiry: Redis when configured, else in-process.
 
-Used for hot lookups (a bearer token's owner). Entries are disposable: every cached value can be
-recomputed from the database, so a cache outage only costs speed.
+Used to remember refused bearer tokens (revoked or expired: final verdicts, so a per-process copy
+is as safe as a shared one, whatever the number of workers and replicas). Nothing here ever says
+a token is valid: the database answers that on every request (accounts/service.py). Entries are
+disposable, so a cache outage only costs speed: every Redis error degrades to a miss or a no-op.
 """
 
 from __future__ import annotations
@@ -21,25 +23,8 @@ class Cache(Protocol):
     async def close(self) -> None: ...
 
 
-class NullCache:
-    """Caches nothing: for several workers without Redis, where a per-process copy could keep
-    a revoked token alive in the other workers."""
-
-    async def get(self, key: str) -> str | None:
-        return None
-
-    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
-        return None
-
-    async def delete(self, key: str) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
 class InMemoryCache:
-    """Per-process LRU cache with expiry (the embedded default, for a single worker)."""
+    """Per-process LRU cache with expiry (the default without Redis)."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self._data: OrderedDict[str, tuple[float, str]] = OrderedDict()
@@ -94,8 +79,10 @@ class RedisCache:
             log.warning("redis set failed: %s", type(exc).__name__)
 
     async def delete(self, key: str) -> None:
-        # A failed delete could leave a revoked token usable until its entry expires: raise.
-        await self._redis.delete(self._prefix + key)
+        try:
+            await self._redis.delete(self._prefix + key)
+        except Exception as exc:
+            log.warning("redis delete failed: %s", type(exc).__name__)
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
@@ -104,8 +91,6 @@ class RedisCache:
         await self._redis.aclose()
 
 
-def create_cache(redis_url: str | None, workers: int = 1) -> Cache:
-    """Redis when configured; else in-process for one worker, nothing for several."""
-    if redis_url:
-        return RedisCache(redis_url)
-    return InMemoryCache() if workers == 1 else NullCache()
+def create_cache(redis_url: str | None) -> Cache:
+    """Redis when configured, else in-process."""
+    return RedisCache(redis_url) if redis_url else InMemoryCache()

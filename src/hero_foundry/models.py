@@ -2,6 +2,7 @@
 
 from hero_foundry.accounts.models import AuthToken, User
 from hero_foundry.characters.models import Character, CharacterDraft
+from hero_foundry.dice.models import DiceRoll
 from hero_foundry.levelling.models import LevelUpSession
 from hero_foundry.observability.models import UserActivity
 from hero_foundry.storage.base import Base
@@ -11,6 +12,7 @@ __all__ = [
     "Base",
     "Character",
     "CharacterDraft",
+    "DiceRoll",
     "LevelUpSession",
     "User",
     "UserActivity",

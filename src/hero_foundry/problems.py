@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -174,6 +175,17 @@ def install(app: FastAPI) -> None:
             None if detail == title else detail,
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        # A revision check lost at commit time (storage/concurrency.py): another request
+        # changed the same draft, character or level-up first. Nothing of this one was stored.
+        return problem_response(
+            409,
+            "Conflict",
+            "It was changed by another request meanwhile: reload it and try again.",
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)

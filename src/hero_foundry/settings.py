@@ -4,6 +4,25 @@ Each field reads ``HERO_FOUNDRY_<NAME>`` from the environment (or a ``.env`` fil
 instead be read from a file named by ``HERO_FOUNDRY_<NAME>_FILE`` (Docker/Kubernetes secrets), so
 they never have to sit in an environment variable or in the repository. Every default works on one
 machine: SQLite under ``./var`` and an in-process cache.
+
+Security limits (docs/security.md) are written in the ``limits`` library's notation: ``N/period``
+or ``N per M periods`` (second, minute, hour, day), several joined by ``;``, e.g.
+``HERO_FOUNDRY_ASSISTANT_QUESTIONS_PER_ACCOUNT="20/minute;300/day"``. With
+``HERO_FOUNDRY_REDIS_URL`` set they are counted in Redis, shared by every worker and replica;
+without it (or while Redis fails) each process counts its own, so N workers allow up to N times
+as much:
+
+- ``login_failures_per_account`` (``10/15 minutes``): failed logins per e-mail address
+  (normalized); over it, logins for that address answer 429 with ``Retry-After`` until the oldest
+  failure leaves the window, without checking the password. A successful login clears it.
+- ``login_failures_per_client`` (``100/15 minutes``): failed logins per client address (IPv4, or
+  the IPv6 /64).
+- ``registrations_per_client`` (``20/hour``) and ``registrations_per_email`` (``5/hour``).
+- ``assistant_questions_per_account`` (``20/minute;300/day``) and
+  ``assistant_questions_per_client`` (``60/minute;1000/day``): the assistant is paid per call.
+- ``password_hash_concurrency`` (0: the CPUs this process may use): password hashes computed at
+  once per process; a request finding every slot busy waits ``password_hash_wait_seconds`` (1 s)
+  at most, then answers 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -12,6 +31,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,6 +39,15 @@ ENV_PREFIX = "HERO_FOUNDRY_"
 
 #: Settings that may be given as ``<NAME>_FILE``: the file's content (stripped) is the value.
 SECRET_FILE_FIELDS = ("database_url", "redis_url", "assistant_api_key", "metrics_token")
+#: Rate limits, in the ``limits`` library's notation (module docstring).
+LIMIT_FIELDS = (
+    "login_failures_per_account",
+    "login_failures_per_client",
+    "registrations_per_client",
+    "registrations_per_email",
+    "assistant_questions_per_account",
+    "assistant_questions_per_client",
+)
 
 
 class Settings(BaseSettings):
@@ -43,6 +72,18 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(64 * 1024, ge=64)
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
+
+    # -- Security limits (see the module's docstring and docs/security.md) ----------------------
+    login_failures_per_account: str = "10/15 minutes"
+    login_failures_per_client: str = "100/15 minutes"
+    registrations_per_client: str = "20/hour"
+    registrations_per_email: str = "5/hour"
+    assistant_questions_per_account: str = "20/minute;300/day"
+    assistant_questions_per_client: str = "60/minute;1000/day"
+    #: Password hashes computed at once by this process; 0: as many as the CPUs it may use.
+    password_hash_concurrency: int = Field(0, ge=0, le=1024)
+    #: How long a login or registration waits for a hashing slot before answering 503.
+    password_hash_wait_seconds: float = Field(1.0, ge=0, le=60)
 
     # -- Observability -------------------------------------------------------------------------
     #: Bearer token the Prometheus scrape job sends for /metrics. Without one, /metrics answers
@@ -117,6 +158,20 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator(*LIMIT_FIELDS)
+    @classmethod
+    def _parsable_limits(cls, value: str) -> str:
+        try:
+            parsed = parse_many(value)
+        except ValueError:
+            parsed = []
+        if not parsed:
+            raise ValueError(
+                f"{value!r} is not a rate limit: write N/period or N per M periods (second, "
+                "minute, hour, day), several joined by ';', e.g. 10/15 minutes;100/day"
+            )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: SecretStr) -> SecretStr:
@@ -139,5 +194,40 @@ class Settings(BaseSettings):
         return self.drills_file or self.data_dir / "drills.json"
 
     @property
+    def password_hash_slots(self) -> int:
+        """Hashes computed at once: the setting, else the CPUs this process may run on."""
+        if self.password_hash_concurrency:
+            return self.password_hash_concurrency
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not Linux
+            return max(1, os.cpu_count() or 1)
+
+    @property
     def redis_url_value(self) -> str | None:
         return self.redis_url.get_secret_value() or None
+
+    # -- Dice signing (docs/security.md, "Dice") -----------------------------------------------
+    #: HMAC-SHA256 key that signs the dice the server rolled, in JSON exports (verified on
+    #: import). At least 32 characters, e.g. ``python3 -c 'import secrets; print(secrets.
+    #: token_hex(32))'``; or ``HERO_FOUNDRY_ROLL_SIGNING_KEY_FILE``. Checked when the api starts
+    #: (never echoed in an error). Empty: outside production a key is generated once in
+    #: ``<data_dir>/roll-signing.key``; with environment=production the api refuses to start
+    #: (``db upgrade`` and the web tier do not need the key).
+    roll_signing_key: SecretStr = SecretStr("")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_roll_signing_key_file(cls, data: dict) -> dict:
+        data = dict(data or {})
+        path = data.pop("roll_signing_key_file", None) or os.environ.get(
+            f"{ENV_PREFIX}ROLL_SIGNING_KEY_FILE"
+        )
+        if path and not data.get("roll_signing_key"):
+            try:
+                data["roll_signing_key"] = Path(path).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"roll_signing_key_file: cannot read {path}: {exc.strerror}"
+                ) from exc
+        return data

@@ -17,7 +17,7 @@ async def new_player(client: httpx.AsyncClient) -> dict[str, str]:
     """Register and log in a fresh user; return the Authorization header."""
     email = f"player-{uuid.uuid4().hex[:12]}@example.com"
     r = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text
     r = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}

@@ -33,7 +33,7 @@ def test_db_upgrade_then_serve_answers_with_docs(tmp_path: Path) -> None:
         [*CLI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60
     )
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "at revision 0003" in upgraded.stderr
+    assert "at revision 0005" in upgraded.stderr
     assert (tmp_path / "hero-foundry.sqlite3").exists()
 
     server = subprocess.Popen(

@@ -197,14 +197,14 @@ async def test_tampered_files_are_refused_with_the_field_named(client: httpx.Asy
         )
 
     def version(d: dict[str, Any]) -> None:
-        d["version"] = 2
+        d["version"] = 3
 
     cases = [
         (point_buy, f"{build_}.base_scores", "the budget is 27"),
         (subclass, f"{build_}.level_ups.1.subclass", "'thief' is not a fighter subclass"),
         (skill, f"{build_}.selections.class:proficiencies:0", "not one of this choice's options"),
         (equipment, f"character.inventory.{len(good['character']['inventory'])}.index", "unknown"),
-        (version, "version", "unsupported version 2"),
+        (version, "version", "unsupported version 3"),
     ]
     before = (await ok(client.get("/api/characters", headers=headers)))["total"]
     for change, field, reason in cases:

@@ -87,7 +87,7 @@ async def register_and_login(
     """(user id, token) of a fresh account."""
     email = f"log-{uuid.uuid4().hex[:12]}@example.com"
     r = await client.post("/api/auth/register", json={"email": email, "password": password})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text
     r = await client.post("/api/auth/login", json={"email": email, "password": password})
     assert r.status_code == 200, r.text
     token = r.json()["access_token"]
@@ -251,7 +251,7 @@ async def test_passwords_tokens_and_authorization_headers_never_reach_the_logs(
     password = "s3cret-Passphrase-that-must-not-leak"
     email = f"secret-{uuid.uuid4().hex[:10]}@example.com"
     body = {"email": email, "password": password}
-    assert (await logged.post("/api/auth/register", json=body)).status_code == 201
+    assert (await logged.post("/api/auth/register", json=body)).status_code == 202
     token = (await logged.post("/api/auth/login", json=body)).json()["access_token"]
     assert (await logged.get("/api/me", headers=auth(token))).status_code == 200
     assert (await logged.post("/api/auth/logout", headers=auth(token))).status_code == 204

@@ -266,7 +266,13 @@ async def test_database_and_cache_metrics(client: httpx.AsyncClient) -> None:
     hits = value("cache_hits_total", cache="auth_tokens")
     await ok(client.get("/api/me", headers=headers))
     await ok(client.get("/api/me", headers=headers))
-    assert value("cache_misses_total", cache="auth_tokens") - misses == 1
+    # A valid token is never cached: the database answers every time.
+    assert value("cache_misses_total", cache="auth_tokens") - misses == 2
+    assert value("cache_hits_total", cache="auth_tokens") - hits == 0
+    await ok(client.post("/api/auth/logout", headers=headers), 204)
+    for _ in range(2):  # refused by the database, then by the cache of refusals
+        assert (await client.get("/api/me", headers=headers)).status_code == 401
+    assert value("cache_misses_total", cache="auth_tokens") - misses == 4
     assert value("cache_hits_total", cache="auth_tokens") - hits == 1
     assert value("database_query_duration_seconds_count", operation="select") > selects
 

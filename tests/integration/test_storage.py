@@ -17,6 +17,7 @@ TABLES = {
     "character_drafts",
     "level_up_sessions",
     "user_activity",
+    "dice_rolls",
 }
 
 
@@ -37,7 +38,7 @@ def test_upgrade_downgrade_upgrade(backend: str, request: pytest.FixtureRequest,
         url = request.getfixturevalue("fresh_postgres_url")
     asyncio.run(migrate.upgrade(url))
     assert asyncio.run(_tables(url)) >= TABLES
-    assert asyncio.run(migrate.current(url)) == "0003"
+    assert asyncio.run(migrate.current(url)) == "0005"
     asyncio.run(migrate.downgrade(url, "base"))
     assert not TABLES & asyncio.run(_tables(url))
     asyncio.run(migrate.upgrade(url))

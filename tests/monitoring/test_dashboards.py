@@ -100,6 +100,7 @@ ALERT_PANELS = {
         101: "Error ratio (user requests)",
         102: "Response Time",
         103: "System Health Overview",
+        104: "Failed logins (share)",
     },
     "hero-foundry-performance": {
         201: "Character Creation Performance",

@@ -165,7 +165,7 @@ DEFECTS = {
     "rule_files that load nothing": (
         "prometheus-config",
         replace("monitoring/prometheus/prometheus.yml", '"rules/*.yml"', '"rule/*.yml"'),
-        "prometheus.yml loads 0 rule files but rules/ has 5",
+        "prometheus.yml loads 0 rule files but rules/ has 6",
     ),
     "a failing promtool test expectation": (
         "prometheus-tests",

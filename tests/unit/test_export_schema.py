@@ -91,7 +91,7 @@ def test_the_document_fits_its_published_model_and_schema(fighter_doc: dict[str,
     parsed = ExportDocument.model_validate(fighter_doc)
     assert parsed.schema_ == SCHEMA and parsed.version == VERSION
     schema = json_schema()
-    assert schema["$id"] == "/api/exports/schema/character-v1.json"
+    assert schema["$id"] == "/api/exports/schema/character-v2.json"
     assert schema["properties"]["schema"]["const"] == SCHEMA
     assert schema["properties"]["version"]["const"] == VERSION
     assert set(schema["required"]) == {"schema", "version", "character"}
@@ -152,7 +152,7 @@ CASES = [
         "schema",
         "unknown schema",
     ),
-    ("a later version", lambda d: d.update(version=2), "version", "unsupported version 2"),
+    ("a later version", lambda d: d.update(version=3), "version", "unsupported version 3"),
     ("version as text", lambda d: d.update(version="1"), "version", "unsupported version"),
     ("version as a boolean", lambda d: d.update(version=True), "version", "unsupported"),
     (

@@ -50,3 +50,26 @@ def test_an_unreadable_secret_file_is_a_clear_error(
 def test_unknown_database_drivers_are_refused() -> None:
     with pytest.raises(ValidationError, match="database_url must start with"):
         Settings(database_url="mysql://root@localhost/hero", _env_file=None)
+
+
+def test_rate_limits_have_defaults_and_read_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hero_foundry.throttling import Limits
+
+    monkeypatch.setenv("HERO_FOUNDRY_LOGIN_FAILURES_PER_ACCOUNT", "5 per 10 minutes")
+    settings = Settings(_env_file=None)
+    limits = Limits.from_settings(settings)
+    assert [str(w) for w in limits.login_account.windows] == ["5 per 10 minute"]
+    assert [str(w) for w in limits.assistant_account.windows] == [
+        "20 per 1 minute",
+        "300 per 1 day",
+    ]
+    assert settings.registrations_per_client == "20/hour"
+    assert settings.password_hash_wait_seconds == 1.0
+
+
+@pytest.mark.parametrize("value", ["", "lots", "10 per fortnight", "-3/minute"])
+def test_a_limit_that_is_not_one_is_refused_saying_how_to_write_it(value: str) -> None:
+    with pytest.raises(ValidationError, match="is not a rate limit: write N/period"):
+        Settings(_env_file=None, login_failures_per_client=value)

@@ -35,9 +35,11 @@ async def current_user(
     cache: CacheDep,
     token: Annotated[str, Depends(bearer_token)],
 ) -> User:
-    user = await authenticate(db, cache, token)
-    if user is None:
+    found = await authenticate(db, cache, token)
+    if found is None:
         raise _unauthorized("The token is invalid, expired or revoked: log in again.")
+    user, login = found
+    request.state.auth_token_id = login.id  # which of the account's sessions this one is
     set_user_id(user.id)  # user.id on this request's log records
     activity = getattr(request.app.state, "activity", None)
     if activity is not None:  # active_users_current / active_sessions_current

@@ -31,3 +31,6 @@ class AuthToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The last authenticated request with this token, to the minute (LAST_USED_RESOLUTION in
+    #: service.py); None until its first use (and for logins older than migration 0004).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -15,6 +15,7 @@ from hero_foundry.assistant.schemas import AskRequest, AskResponse
 from hero_foundry.deps import CatalogueDep, SessionDep
 from hero_foundry.lookup.index import RuleIndex, get_index
 from hero_foundry.problems import responses
+from hero_foundry.throttling import request_client, too_many
 
 
 @asynccontextmanager
@@ -31,15 +32,29 @@ def provider(request: Request) -> Provider:
     return request.app.state.assistant
 
 
+async def question_quota(request: Request, user: CurrentUser) -> None:
+    """Questions per account and per client address (each one is paid to the provider), counted
+    before the question is even validated: over either limit, a 429 with ``Retry-After``."""
+    state = request.app.state
+    limits = state.limits
+    wait = await state.throttle.hit(limits.assistant_account, str(user.id))
+    detail = "Too many questions to the assistant from your account."
+    if not wait:
+        wait = await state.throttle.hit(limits.assistant_client, request_client(request))
+        detail = "Too many questions to the assistant from your network address."
+    if wait:
+        raise too_many("assistant", wait, detail)
+
+
 router = APIRouter(
     prefix="/api/assistant",
     tags=["assistant"],
-    responses=responses(401, 404, 413, 422, 503),
+    responses=responses(401, 404, 413, 422, 429, 503),
     lifespan=lifespan,
 )
 
 
-@router.post("/ask", response_model=AskResponse)
+@router.post("/ask", response_model=AskResponse, dependencies=[Depends(question_quota)])
 async def ask(
     body: AskRequest,
     user: CurrentUser,
@@ -52,5 +67,6 @@ async def ask(
 
     With `character_id` (one of yours), the answer starts with the character and prefers its own
     features and spells. When the AI provider fails, times out or is paused by its circuit
-    breaker, the answer is a 503 problem (with `Retry-After` while paused)."""
+    breaker, the answer is a 503 problem (with `Retry-After` while paused). Over the questions
+    allowed per account or per client address: a 429 problem with `Retry-After`."""
     return await service.ask(db, user, cat, index, assistant, body)

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ForeignKey, Integer, String, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from hero_foundry.dice.models import DiceRoll
 from hero_foundry.storage.base import Base, JSONDoc, UTCDateTime, utcnow
 
 
@@ -26,6 +27,10 @@ class CharacterDraft(Base):
     character_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("characters.id", ondelete="SET NULL"), nullable=True
     )
+    #: Every ORM update is conditional on it (storage/concurrency.py).
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": revision}
 
 
 class Character(Base):
@@ -45,3 +50,15 @@ class Character(Base):
     notes: Mapped[str] = mapped_column(String(10_000), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: Every ORM update is conditional on it (storage/concurrency.py).
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: The dice the server rolled for it (or verified on import), loaded with the character.
+    rolls: Mapped[list[DiceRoll]] = relationship(
+        DiceRoll,
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by=(DiceRoll.kind, DiceRoll.level),
+    )
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": revision}

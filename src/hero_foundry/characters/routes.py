@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import inspect
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -31,11 +32,14 @@ async def _step(
     user: User,
     draft_id: uuid.UUID,
     cat: Catalogue,
-    change: Callable[[CharacterDraft], None],
+    change: Callable[[CharacterDraft], Awaitable[None] | None],
 ) -> dict[str, Any]:
     """Apply one wizard step to an unfinished draft and answer with the whole draft."""
     draft = await service.open_draft(db, user, draft_id)
-    change(draft)
+    result = change(draft)
+    if inspect.isawaitable(result):
+        await result
+    await service.save_draft(db)
     return service.draft_view(cat, draft)
 
 
@@ -101,8 +105,9 @@ async def set_background(
 async def roll_ability_scores(
     draft_id: uuid.UUID, user: CurrentUser, db: SessionDep, cat: CatalogueDep
 ) -> dict[str, Any]:
-    """Roll 4d6 (drop the lowest) six times on the server, once per draft; the dice are kept."""
-    return await _step(db, user, draft_id, cat, lambda draft: service.roll_scores(draft))
+    """Roll 4d6 (drop the lowest) six times on the server, once per draft: the dice are kept,
+    and asking again answers with the same roll."""
+    return await _step(db, user, draft_id, cat, lambda draft: service.roll_scores(db, draft))
 
 
 @router.put(drafts + "/{draft_id}/ability-scores")
@@ -184,8 +189,9 @@ async def patch_character(
     cat: CatalogueDep,
 ) -> dict[str, Any]:
     """Change name, notes, alignment, personality, inventory (add/remove/equip) or currency."""
-    character = await service.get_character(db, user, character_id)
+    character = await service.get_character(db, user, character_id, lock=True)
     service.patch_character(cat, character, body)
+    await service.save_character(db)
     return service.character_view(cat, character)
 
 

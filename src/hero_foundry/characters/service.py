@@ -3,6 +3,11 @@
 Every step validates the whole change with the rules module before anything is written: a
 refused step leaves the draft exactly as it was. Drafts and characters are always looked up
 together with their owner, so another user's id answers 404, never 403.
+
+Concurrent requests on one draft or character cannot both act on what they read: a draft or
+character loaded to be changed is locked (``SELECT ... FOR UPDATE`` on PostgreSQL), and every
+update is conditional on the row's revision (storage/concurrency.py), so on SQLite the request
+that writes second gets a 409 instead of silently undoing the first.
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ from hero_foundry.characters.schemas import (
     RaceStep,
     SpellsStep,
 )
+from hero_foundry.dice import service as dice
+from hero_foundry.dice.models import ABILITY_SCORES
 from hero_foundry.observability.tracking import count_edit, track
 from hero_foundry.problems import ProblemError, invalid, not_found, refuse
 from hero_foundry.rules import abilities, creation, sheet
 from hero_foundry.rules.creation import CreationState, Problem
 from hero_foundry.srd import Catalogue
+from hero_foundry.storage import concurrency
 from hero_foundry.storage.base import utcnow
 
 DETAIL_FIELDS = ("alignment", "personality_traits", "ideals", "bonds", "flaws", "backstory")
@@ -66,17 +74,39 @@ async def get_draft(db: AsyncSession, user: User, draft_id: uuid.UUID) -> Charac
     return draft
 
 
+FINALIZED = "This draft was finalized; the character exists already."
+FINALIZED_MEANWHILE = (
+    "This draft was finalized or changed by another request meanwhile: reload it (a finalized "
+    "draft names its character)."
+)
+
+
 async def open_draft(db: AsyncSession, user: User, draft_id: uuid.UUID) -> CharacterDraft:
-    """A draft that can still change (not finalized)."""
-    draft = await get_draft(db, user, draft_id)
+    """A draft that can still change (not finalized), locked until the request ends (on
+    PostgreSQL: concurrent steps of one draft wait for each other)."""
+    draft = await db.scalar(
+        select(CharacterDraft)
+        .where(CharacterDraft.id == draft_id, CharacterDraft.user_id == user.id)
+        .with_for_update()
+    )
+    if draft is None:
+        raise not_found("Draft")
     if draft.finished_at is not None:
-        raise ProblemError(409, "This draft was finalized; the character exists already.")
+        raise ProblemError(409, FINALIZED)
     return draft
+
+
+async def save_draft(db: AsyncSession) -> None:
+    """Write the step now: a draft another request changed first is a 409."""
+    await concurrency.flush(
+        db, "The draft was changed by another request meanwhile: reload it and try again."
+    )
 
 
 async def delete_draft(db: AsyncSession, user: User, draft_id: uuid.UUID) -> None:
     """Abandon an unfinished draft (a finalized one is the record of its wizard session)."""
     await db.delete(await open_draft(db, user, draft_id))
+    await save_draft(db)
 
 
 def _save(draft: CharacterDraft, state: CreationState) -> None:
@@ -117,12 +147,26 @@ def set_background(cat: Catalogue, draft: CharacterDraft, background: str) -> No
     _save(draft, state)
 
 
-def roll_scores(draft: CharacterDraft) -> None:
+async def roll_scores(db: AsyncSession, draft: CharacterDraft) -> None:
+    """Roll 4d6 (drop the lowest) six times, once per draft: asked again, at the same time or
+    later, the draft keeps and shows the first roll (the database keeps one, dice/service.py)."""
+    roll, made = await dice.roll_once(
+        db,
+        user_id=draft.user_id,
+        kind=ABILITY_SCORES,
+        die=dice.ABILITY_DIE,
+        make=abilities.roll_4d6_drop_lowest,
+        draft_id=draft.id,
+    )
     state = CreationState.from_dict(draft.state)
-    if state.rolled:
-        raise ProblemError(409, "The dice were rolled for this draft already; assign the totals.")
-    state.rolled = abilities.roll_4d6_drop_lowest()
-    _save(draft, state)
+    if not made and state.rolled != roll.dice:
+        # The draft was read before the roll was found: a concurrent roll may have saved it
+        # meanwhile (SQLite; PostgreSQL's row lock makes it wait instead). Read it again.
+        await db.refresh(draft)
+        state = CreationState.from_dict(draft.state)
+    if state.rolled != roll.dice:
+        state.rolled = roll.dice
+        _save(draft, state)
 
 
 def set_scores(cat: Catalogue, draft: CharacterDraft, step: AbilityScoresStep) -> None:
@@ -182,16 +226,25 @@ def set_details(cat: Catalogue, draft: CharacterDraft, step: DetailsStep) -> Non
 
 
 async def finalize(db: AsyncSession, cat: Catalogue, draft: CharacterDraft) -> Character:
+    """Create the draft's character, once: the draft's update is conditional on the revision
+    it was read at (``UPDATE ... WHERE id = :id AND revision = :seen``), so of concurrent
+    finalizes exactly one changes the row and the others are refused with a 409 (their
+    character rows roll back with them)."""
     state = CreationState.from_dict(draft.state)
     problems = creation.problems(cat, state)
     if problems:
         raise invalid(problems, "The draft is not complete: see errors for what is missing.")
     with track("character_creation") as op:
         character = _create(cat, draft, state)
+        roll = await dice.draft_roll(db, draft.id)
+        if roll is not None:  # the draft's roll becomes the character's level-1 roll
+            roll.level = 1
+            character.rolls.append(roll)
         db.add(character)
         await db.flush()  # the character row first: the draft refers to it
         draft.finished_at = utcnow()
         draft.character_id = character.id
+        await concurrency.flush(db, FINALIZED_MEANWHILE)
         # The wizard's time, as the server saw it: from the draft's start to now (plus the
         # slow wizard clock drill's offset, docs/drills.md; 0 without drills).
         elapsed = (draft.finished_at - draft.started_at).total_seconds()
@@ -215,6 +268,7 @@ def _create(cat: Catalogue, draft: CharacterDraft, state: CreationState) -> Char
         inventory=creation.starting_inventory(cat, state),
         currency=currency,
         notes="",
+        rolls=[],
     )
 
 
@@ -292,17 +346,28 @@ async def list_characters(
     return list(rows), int(total or 0)
 
 
-async def get_character(db: AsyncSession, user: User, character_id: uuid.UUID) -> Character:
-    character = await db.scalar(
-        select(Character).where(Character.id == character_id, Character.user_id == user.id)
-    )
+async def get_character(
+    db: AsyncSession, user: User, character_id: uuid.UUID, *, lock: bool = False
+) -> Character:
+    """The user's character; ``lock``: to change it (``FOR UPDATE`` on PostgreSQL, until the
+    request ends)."""
+    query = select(Character).where(Character.id == character_id, Character.user_id == user.id)
+    character = await db.scalar(query.with_for_update(of=Character) if lock else query)
     if character is None:
         raise not_found("Character")
     return character
 
 
+async def save_character(db: AsyncSession) -> None:
+    """Write the change now: a character another request changed first is a 409."""
+    await concurrency.flush(
+        db, "The character was changed by another request meanwhile: reload it and try again."
+    )
+
+
 async def delete_character(db: AsyncSession, user: User, character_id: uuid.UUID) -> None:
-    await db.delete(await get_character(db, user, character_id))
+    await db.delete(await get_character(db, user, character_id, lock=True))
+    await save_character(db)
 
 
 def summary(cat: Catalogue, character: Character) -> dict[str, Any]:
@@ -331,6 +396,7 @@ def character_view(cat: Catalogue, character: Character) -> dict[str, Any]:
         "inventory": character.inventory,
         "currency": character.currency,
         "sheet": sheet.derive(cat, state, character.inventory),
+        "rolls": dice.view(cat, character),
         "attribution": cat.attribution,
     }
 

@@ -35,9 +35,11 @@ class Snapshot:
     inventory: list[dict[str, Any]]
     currency: dict[str, int]
     notes: str
+    #: The export's ``character.rolls``: signatures of the build's verified dice.
+    rolls: tuple[dict[str, Any], ...] = ()
 
     @classmethod
-    def of(cls, character: Character) -> Snapshot:
+    def of(cls, character: Character, rolls: tuple[dict[str, Any], ...] = ()) -> Snapshot:
         return cls(
             id=character.id,
             name=character.name,
@@ -46,6 +48,7 @@ class Snapshot:
             inventory=copy.deepcopy(character.inventory),
             currency=dict(character.currency),
             notes=character.notes or "",
+            rolls=rolls,
         )
 
     @property
@@ -83,7 +86,8 @@ def informative_sheet(derived: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_document(cat: Catalogue, snap: Snapshot, now: datetime) -> dict[str, Any]:
-    """The ``hero-foundry/character`` version-1 document (see docs/exports.md)."""
+    """The ``hero-foundry/character`` document, the version this server writes (see
+    docs/exports.md)."""
     meta = cat.metadata
     return {
         "schema": SCHEMA,
@@ -104,6 +108,7 @@ def export_document(cat: Catalogue, snap: Snapshot, now: datetime) -> dict[str, 
             "inventory": snap.inventory,
             "currency": snap.currency,
             "notes": snap.notes,
+            "rolls": [dict(r) for r in snap.rolls],
         },
         "sheet": informative_sheet(snap.sheet(cat)),
         "attribution": cat.attribution,

@@ -13,22 +13,27 @@ The file is checked in this order, and refused with a 422 naming the offending f
    ``rules.levelling.commit``, which recomputes what the level's choices grant (the file's
    ``grants`` are never read);
 5. ``level`` and ``name`` consistent with the build, inventory items that are SRD equipment
-   (names taken from the SRD), listed once, at most one suit of armour worn.
+   (names taken from the SRD), listed once, at most one suit of armour worn;
+6. (version 2) each entry of ``character.rolls`` names dice the build holds, once.
 
-The derived ``sheet`` in the file is ignored: it is derived again from the build.
+The derived ``sheet`` in the file is ignored: it is derived again from the build. Whether the
+dice were rolled by this server for the importing account is decided by the signatures, with the
+server's key (:func:`hero_foundry.dice.service.verify_claims`): not here.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 
-from hero_foundry.exports.schema import SCHEMA, VERSION, ExportDocument
+from hero_foundry.dice.service import Claim, claims
+from hero_foundry.exports.schema import MODELS, SCHEMA, VERSIONS, ExportDocumentV1
 from hero_foundry.problems import ProblemError, invalid
 from hero_foundry.rules import abilities, creation, levelling
 from hero_foundry.rules.creation import CreationState, Problem
@@ -59,6 +64,10 @@ class ImportedCharacter:
     inventory: list[dict[str, Any]]
     currency: dict[str, int]
     notes: str
+    #: The exported character's id: the signatures name it.
+    source_id: uuid.UUID | None = None
+    #: Every roll the build holds, with the file's signature of it (None: not signed).
+    rolls: tuple[tuple[Claim, str | None], ...] = field(default_factory=tuple)
 
 
 def _refused(problems: Iterable[Problem], detail: str) -> ProblemError:
@@ -96,8 +105,8 @@ def _first_nul(value: Any) -> str | None:
     return None
 
 
-def parse(data: Any) -> ExportDocument:
-    """Steps 1 and 2: the schema, the version, then the whole shape."""
+def parse(data: Any) -> ExportDocumentV1:
+    """Steps 1 and 2: the schema, the version, then the whole shape (of that version)."""
     if not isinstance(data, dict):
         raise _refused([Problem("body", "an export document is a JSON object")], "Not an export.")
     # Neither value is echoed back whole: a file can hold anything there.
@@ -107,10 +116,11 @@ def parse(data: Any) -> ExportDocument:
             "This is not a Hero Foundry character export.",
         )
     version = data.get("version")
-    if type(version) is not int or version != VERSION:  # true == 1 in Python, not in JSON
+    if type(version) is not int or version not in VERSIONS:  # true == 1 in Python, not JSON
         seen = str(version) if type(version) is int else "not an integer"
+        reads = " and ".join(str(v) for v in VERSIONS)
         raise _refused(
-            [Problem("version", f"unsupported version {seen}; this server reads {VERSION}")],
+            [Problem("version", f"unsupported version {seen}; this server reads {reads}")],
             "This export version cannot be read by this server.",
         )
     nul = _first_nul({k: v for k, v in data.items() if k != "sheet"})
@@ -120,7 +130,7 @@ def parse(data: Any) -> ExportDocument:
             "The export document holds text that cannot be stored.",
         )
     try:
-        return ExportDocument.model_validate(data)
+        return MODELS[version].model_validate(data)
     except ValidationError as exc:
         # The submitted values are never echoed back, as for every other request.
         raise invalid(
@@ -275,11 +285,38 @@ def validate(cat: Catalogue, data: Any) -> ImportedCharacter:
     if problems:
         raise _refused(problems, "The character does not match its build.")
     inventory = _inventory(cat, [i.model_dump() for i in character.inventory])
+    build = state.to_dict()
     return ImportedCharacter(
         name=character.name,
         level=level,
-        build=state.to_dict(),
+        build=build,
         inventory=inventory,
         currency=character.currency.model_dump(),
         notes=character.notes,
+        source_id=character.id,
+        rolls=_signed_rolls(cat, build, getattr(character, "rolls", [])),
     )
+
+
+def _signed_rolls(
+    cat: Catalogue, build: dict[str, Any], entries: list[Any]
+) -> tuple[tuple[Claim, str | None], ...]:
+    """Step 6: each signature names a roll the build holds, once; every roll with its
+    signature (None when the file has none)."""
+    held = {(c.kind, c.level): c for c in claims(cat, build)}
+    signatures: dict[tuple[str, int], str] = {}
+    problems = []
+    for n, entry in enumerate(entries):
+        key = (entry.kind, entry.level)
+        if key not in held:
+            what = "rolled ability scores" if entry.kind == "ability_scores" else "rolled hit die"
+            problems.append(
+                Problem(f"character.rolls.{n}", f"the build has no {what} at level {entry.level}")
+            )
+        elif key in signatures:
+            problems.append(Problem(f"character.rolls.{n}", "this roll is signed twice"))
+        else:
+            signatures[key] = entry.signature
+    if problems:
+        raise _refused(problems, "The roll signatures do not match the build.")
+    return tuple((claim, signatures.get(key)) for key, claim in held.items())

@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from hero_foundry.accounts.deps import CurrentUser
 from hero_foundry.characters import service as characters
 from hero_foundry.deps import CatalogueDep, SessionDep
+from hero_foundry.dice.signing import RollSignerDep
 from hero_foundry.exports import service
 from hero_foundry.exports.document import content_disposition
-from hero_foundry.exports.schema import SCHEMA_URL, json_schema
+from hero_foundry.exports.schema import SCHEMA_URL, SCHEMA_URL_TEMPLATE, json_schema
 from hero_foundry.exports.service import ExportFormat
 from hero_foundry.problems import responses
 
@@ -38,6 +39,7 @@ async def export_character(
     user: CurrentUser,
     db: SessionDep,
     cat: CatalogueDep,
+    signer: RollSignerDep,
     fmt: Annotated[
         ExportFormat,
         Query(
@@ -49,7 +51,7 @@ async def export_character(
 ) -> Response:
     """Download a character as a file named after it."""
     character = await characters.get_character(db, user, character_id)
-    file = await service.export(cat, character, fmt)
+    file = await service.export(cat, character, fmt, signer)
     return Response(
         file.content,
         media_type=file.media_type,
@@ -76,15 +78,32 @@ async def import_character(
     user: CurrentUser,
     db: SessionDep,
     cat: CatalogueDep,
+    signer: RollSignerDep,
     response: Response,
+    require_verified_rolls: Annotated[
+        bool,
+        Query(
+            description="Refuse (422, naming them) dice that this server cannot show it rolled "
+            "for you; by default they are imported and marked unverified."
+        ),
+    ] = False,
 ) -> dict[str, Any]:
-    """Create a new character of yours from an export file (it gets a new id)."""
-    character = await service.import_character(db, cat, user, document)
+    """Create a new character of yours from an export file (it gets a new id). Its dice are
+    `verified` when the file's signatures prove this server rolled them for you."""
+    character = await service.import_character(
+        db, cat, user, document, signer, require_verified_rolls=require_verified_rolls
+    )
     response.headers["Location"] = f"/api/characters/{character.id}"
     return characters.character_view(cat, character)
 
 
 @router.get(SCHEMA_URL, response_class=JSONResponse)
 async def character_schema() -> JSONResponse:
-    """The JSON Schema of the hero-foundry/character export, version 1."""
+    """The JSON Schema of the hero-foundry/character export, the version written (2)."""
     return JSONResponse(json_schema(), media_type="application/schema+json")
+
+
+@router.get(SCHEMA_URL_TEMPLATE.format(version=1), response_class=JSONResponse)
+async def character_schema_v1() -> JSONResponse:
+    """The JSON Schema of the hero-foundry/character export, version 1 (still imported)."""
+    return JSONResponse(json_schema(1), media_type="application/schema+json")

@@ -1,13 +1,14 @@
-"""The ``hero-foundry/character`` export document, version 1, as pydantic models.
+"""The ``hero-foundry/character`` export document, versions 1 and 2, as pydantic models.
 
-These models are the published JSON Schema (``GET /api/exports/schema/character-v1.json``) and
-the first gate of an import: a file that does not fit them is refused with a 422 naming the
+These models are the published JSON Schemas (``GET /api/exports/schema/character-v<n>.json``)
+and the first gate of an import: a file that does not fit them is refused with a 422 naming the
 field. Fitting them proves nothing about the rules; :mod:`hero_foundry.exports.importer` checks
 those. Every model is strict about unknown fields, and numbers must be JSON integers (``"15"`` or
 ``true`` is not a score).
 
 Versioning: any change to the shape of the document bumps ``version``; a server keeps reading
-every version it ever wrote.
+every version it ever wrote. Version 2 adds ``character.rolls`` (the server's signatures of the
+dice in the build); everything else is version 1 unchanged.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, String
 from hero_foundry.characters.schemas import Currency, Index, Key, Name, ShortText
 
 SCHEMA = "hero-foundry/character"
-VERSION = 1
-SCHEMA_URL = "/api/exports/schema/character-v1.json"
+#: The version this server writes; it reads every one of ``VERSIONS``.
+VERSION = 2
+VERSIONS = (1, 2)
+SCHEMA_URL_TEMPLATE = "/api/exports/schema/character-v{version}.json"
+SCHEMA_URL = SCHEMA_URL_TEMPLATE.format(version=VERSION)
 
 Ability = Annotated[str, StringConstraints(min_length=1, max_length=3)]
 Die = Annotated[StrictInt, Field(ge=1, le=6)]
@@ -172,7 +176,7 @@ class SrdSource(Strict):
     license: Annotated[str, StringConstraints(max_length=40)]
 
 
-class ExportDocument(Strict):
+class ExportDocumentV1(Strict):
     """A character exported by The Hero Foundry (``hero-foundry/character``, version 1)."""
 
     model_config = ConfigDict(
@@ -199,11 +203,51 @@ class ExportDocument(Strict):
     )
 
 
-def json_schema() -> dict[str, Any]:
-    """The published JSON Schema of version 1 (draft 2020-12, as pydantic writes it)."""
-    schema = ExportDocument.model_json_schema(by_alias=True)
+class SignedRoll(Strict):
+    """The server's signature of dice in the build (version 2). A roll of the build without a
+    valid one is imported as unverified; see docs/security.md ("Dice")."""
+
+    kind: Literal["ability_scores", "hit_points"] = Field(
+        description="ability_scores: build.rolled; hit_points: the hp_roll of the level-up "
+        "that reached `level`."
+    )
+    level: StrictInt = Field(ge=1, le=20, description="The character level the roll is for.")
+    signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="HMAC-SHA256 (hex) over the owner, this character's id and the level, the "
+        "kind, the die and the dice."
+    )
+
+
+class CharacterDataV2(CharacterData):
+    rolls: Annotated[list[SignedRoll], Field(max_length=20)] = Field(
+        default_factory=list,
+        description="Signatures of the dice the server rolled for this character (version 2).",
+    )
+
+
+class ExportDocumentV2(ExportDocumentV1):
+    """A character exported by The Hero Foundry (``hero-foundry/character``, version 2)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        title="hero-foundry/character v2",
+    )
+
+    version: Literal[2] = Field(description="The document version: 2.")
+    character: CharacterDataV2
+
+
+#: The document this server writes.
+ExportDocument = ExportDocumentV2
+MODELS: dict[int, type[ExportDocumentV1]] = {1: ExportDocumentV1, 2: ExportDocumentV2}
+
+
+def json_schema(version: int = VERSION) -> dict[str, Any]:
+    """The published JSON Schema of a version (draft 2020-12, as pydantic writes it)."""
+    schema = MODELS[version].model_json_schema(by_alias=True)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_URL,
+        "$id": SCHEMA_URL_TEMPLATE.format(version=version),
         **schema,
     }

@@ -24,10 +24,12 @@ from starlette.concurrency import run_in_threadpool
 
 from hero_foundry.accounts.models import User
 from hero_foundry.characters.models import Character
+from hero_foundry.dice import service as dice
+from hero_foundry.dice.signing import RollSigner
 from hero_foundry.exports import foundry, importer, pdf
 from hero_foundry.exports.document import Snapshot, export_document, slug
 from hero_foundry.observability.tracking import track
-from hero_foundry.problems import ProblemError
+from hero_foundry.problems import ProblemError, invalid
 from hero_foundry.srd import Catalogue
 from hero_foundry.storage.base import utcnow
 
@@ -77,11 +79,16 @@ RENDERERS: dict[ExportFormat, Callable[[Catalogue, Snapshot, datetime], ExportFi
 }
 
 
-async def export(cat: Catalogue, character: Character, fmt: ExportFormat) -> ExportFile:
+async def export(
+    cat: Catalogue, character: Character, fmt: ExportFormat, signer: RollSigner | None = None
+) -> ExportFile:
     """Render one export. THE place where an export's format, success or failure and duration
     are decided: ``track("export")`` records export_operations_total{format},
-    export_success_total / export_failure_total and export_duration_seconds."""
-    snap = Snapshot.of(character)  # plain values: the renderer runs in a worker thread
+    export_success_total / export_failure_total and export_duration_seconds.
+
+    With ``signer``, the JSON document signs the dice the server rolled for the character."""
+    rolls = tuple(dice.signatures(cat, signer, character)) if signer else ()
+    snap = Snapshot.of(character, rolls)  # plain values: the renderer runs in a worker thread
     started = time.perf_counter()
     with track("export", format=fmt.value):
         try:
@@ -111,10 +118,36 @@ async def export(cat: Catalogue, character: Character, fmt: ExportFormat) -> Exp
 
 
 async def import_character(
-    db: AsyncSession, cat: Catalogue, user: User, document: Any
+    db: AsyncSession,
+    cat: Catalogue,
+    user: User,
+    document: Any,
+    signer: RollSigner,
+    *,
+    require_verified_rolls: bool = False,
 ) -> Character:
-    """Validate an export document with the rules and store it as a new character of ``user``."""
+    """Validate an export document with the rules and store it as a new character of ``user``.
+
+    Dice whose signature verifies (this server's key, ``user``'s account, the exported
+    character's id and level) are stored as the new character's rolls: verified. Any other dice
+    are imported unverified, or refused with a 422 naming them when ``require_verified_rolls``
+    (docs/security.md, "Dice")."""
     imported = importer.validate(cat, document)
+    checked = dice.verify_claims(signer, user.id, imported.source_id, imported.rolls)
+    if require_verified_rolls:
+        problems = [
+            {
+                "field": claim.field,
+                "reason": "the signature does not verify: not rolled by this server for your "
+                "account, or changed since"
+                if signature
+                else "not signed: no proof this server rolled these dice",
+            }
+            for (claim, signature), (_, proven) in zip(imported.rolls, checked, strict=True)
+            if not proven
+        ]
+        if problems:
+            raise invalid(problems, "These dice cannot be shown to be this server's rolls.")
     now = utcnow()
     character = Character(
         id=uuid.uuid4(),
@@ -127,6 +160,7 @@ async def import_character(
         notes=imported.notes,
         created_at=now,
         updated_at=now,
+        rolls=[dice.stored(claim, user.id) for claim, proven in checked if proven],
     )
     db.add(character)
     await db.flush()

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import inspect
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Response, status
@@ -27,7 +28,7 @@ router = APIRouter(
     tags=["level-ups"],
     responses=responses(401, 404, 409, 413, 422),
 )
-Change = Callable[[Character, LevelUpSession], None]
+Change = Callable[[Character, LevelUpSession], Awaitable[None] | None]
 
 
 async def _step(
@@ -39,7 +40,10 @@ async def _step(
     change: Change,
 ) -> dict[str, Any]:
     character, session = await service.open_session(db, user, character_id, session_id)
-    change(character, session)
+    result = change(character, session)
+    if inspect.isawaitable(result):
+        await result
+    await service.save(db)
     return service.view(cat, character, session)
 
 
@@ -104,7 +108,7 @@ async def hit_points(
         cat,
         character_id,
         session_id,
-        lambda c, s: service.set_hit_points(cat, c, s, body.method),
+        lambda c, s: service.set_hit_points(db, cat, c, s, body.method),
     )
 
 
@@ -197,7 +201,7 @@ async def commit(
     """Apply the level: the character gains it, every derived number is recomputed, and the
     server records when the level-up finished. Answers with the character."""
     character, session = await service.open_session(db, user, character_id, session_id)
-    service.commit(cat, character, session)
+    await service.commit(db, cat, character, session)
     return characters.character_view(cat, character)
 
 
@@ -208,4 +212,5 @@ async def abandon(
     """Abandon the level-up: nothing of it is applied."""
     _, session = await service.open_session(db, user, character_id, session_id)
     service.abandon(session)
+    await service.save(db)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -200,7 +200,7 @@ class Player:
                 "POST",
                 "/api/auth/register",
                 json={"email": email, "password": password},
-                expect=(201,),
+                expect=(202,),
             )
             self.accounts.append((email, password))
             self.recorder.outcome("registrations")

@@ -70,7 +70,7 @@ ELASTICSEARCH_URL = "http://elasticsearch.logging.svc:9200"
 # -- Secrets (created from files by the operator of the cluster, never generated) ------------
 METRICS_TOKEN_SECRET = "hero-foundry-metrics-token"
 METRICS_TOKEN_KEY = "metrics_token"
-APP_SECRET = "hero-foundry-app"  # keys database_url, redis_url
+APP_SECRET = "hero-foundry-app"  # keys database_url, redis_url, roll_signing_key
 EXPORTERS_SECRET = "hero-foundry-exporters"  # keys postgres_dsn, redis_addr, redis_password
 GRAFANA_ADMIN_SECRET = "hero-foundry-grafana-admin"  # keys admin-user, admin-password
 ALERTMANAGER_CONFIG_SECRET = "hero-foundry-alertmanager-config"
@@ -362,6 +362,8 @@ def api_manifests() -> list[dict[str, Any]]:
             env("DATABASE_URL_FILE", f"{APP_SECRETS_DIR}/database_url"),
             env("REDIS_URL_FILE", f"{APP_SECRETS_DIR}/redis_url"),
             env("METRICS_TOKEN_FILE", f"{APP_SECRETS_DIR}/{METRICS_TOKEN_KEY}"),
+            # Signs the server's dice in exports; without it the api refuses to start.
+            env("ROLL_SIGNING_KEY_FILE", f"{APP_SECRETS_DIR}/roll_signing_key"),
         ],
         "livenessProbe": probe("/healthz"),
         "readinessProbe": probe("/readyz"),

@@ -164,6 +164,39 @@ CACHE_MISSES = Counter("cache_misses_total", "Cache lookups that found nothing."
 #: The customer's ``cache_hit_ratio`` is derived from these counters by a Prometheus recording rule
 #: (a gauge set by each replica would be wrong as soon as there are two).
 
+# -- Security (docs/security.md) ----------------------------------------------------------------
+#: Why a login failed: the ``reason`` label's only values. ``throttled``: refused before the
+#: password was checked, the account or the client being over its failure limit.
+LOGIN_FAILURE_REASONS = ("bad_password", "unknown_account", "throttled")
+LOGIN_FAILURES = Counter(
+    "auth_login_failures",
+    "Failed logins, by reason: a wrong password for an existing account, an unknown account, or "
+    "refused unchecked (throttled) because the account or the client had too many failures.",
+    ["reason"],
+)
+LOGINS = Counter(
+    "auth_logins",
+    "Successful logins (bearer tokens issued): with auth_login_failures_total, the share of "
+    "failed logins a guessing campaign raises.",
+)
+#: The rate limits answering 429: the ``limit`` label's only values.
+RATE_LIMIT_KINDS = ("login", "register", "assistant")
+RATE_LIMITED = Counter(
+    "rate_limited_requests",
+    "Requests refused with a 429 by a rate limit, by limit: login failures, registrations, "
+    "questions to the AI assistant.",
+    ["limit"],
+)
+PASSWORD_HASHING_BUSY = Counter(
+    "password_hashing_busy",
+    "Requests answered 503 because every password-hashing slot of the process stayed busy for "
+    "the whole bounded wait (logins and registrations).",
+)
+for _reason in LOGIN_FAILURE_REASONS:  # every series exists from the start, at 0
+    LOGIN_FAILURES.labels(_reason)
+for _limit in RATE_LIMIT_KINDS:
+    RATE_LIMITED.labels(_limit)
+
 # -- Build (deploys) ---------------------------------------------------------------------------
 #: 1 for the version and commit this process runs (observability/build.py). A new pair of labels
 #: is a deploy: the dashboards' "Deploys" annotations and the recording rule

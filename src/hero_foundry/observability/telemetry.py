@@ -20,7 +20,6 @@ not JSON, or holds too many events. See ``docs/telemetry.md``.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import logging
 import math
@@ -45,6 +44,7 @@ from hero_foundry.observability.metrics import (
     WEB_VITALS_SECONDS,
 )
 from hero_foundry.problems import ProblemError, responses
+from hero_foundry.throttling import client_key
 
 log = logging.getLogger("hero_foundry.telemetry")
 
@@ -331,22 +331,6 @@ class RateLimiter:
         while len(self._buckets) > self.max_clients:
             self._buckets.popitem(last=False)
         return wait
-
-
-def client_key(host: str | None) -> str:
-    """Whom a request is rate-limited as: its IPv4 address, or its IPv6 /64 network (one
-    subscriber usually holds a whole /64)."""
-    if not host:
-        return "unknown"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host[:100]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 def limiter(request: Request) -> RateLimiter:

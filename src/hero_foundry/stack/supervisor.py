@@ -107,6 +107,13 @@ ENV_SH_VARIABLES = (
 )
 #: Exported only when its component runs.
 ENV_SH_OPTIONAL = ("WEB",)
+#: The api's rate limits on the local stack (overridable with ``api_env``), see ``_api_env``.
+LOCAL_STACK_LIMITS = {
+    "HERO_FOUNDRY_LOGIN_FAILURES_PER_CLIENT": "100000/minute",
+    "HERO_FOUNDRY_REGISTRATIONS_PER_CLIENT": "100000/minute",
+    "HERO_FOUNDRY_ASSISTANT_QUESTIONS_PER_CLIENT": "100000/minute",
+    "HERO_FOUNDRY_ASSISTANT_QUESTIONS_PER_ACCOUNT": "100000/minute",
+}
 
 
 def fast_resend_delay(factor: float) -> str:
@@ -459,6 +466,11 @@ class Stack:
                 "HERO_FOUNDRY_DRILLS_FILE": str(self.drills_file),
                 "HERO_FOUNDRY_DATABASE_URL": self.options.database_url,
                 "HERO_FOUNDRY_REDIS_URL": self.options.redis_url,
+                # The load generator's virtual users all come from loopback and ask the
+                # assistant back to back: the per-address limits (and the assistant's per-account
+                # one) would throttle the simulated population as one client. The per-account
+                # login and registration limits stay as in production (docs/security.md).
+                **LOCAL_STACK_LIMITS,
                 "PYTHONUNBUFFERED": "1",
             }
         )

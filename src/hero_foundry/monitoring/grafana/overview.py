@@ -6,7 +6,8 @@ Response Time, Business Metrics); their queries are fixed: aggregated with ``sum
 the ``$job`` / ``$instance`` variables, over ``$__rate_interval``, per-hour figures from
 ``increase(...[1h])`` (``rate()`` is per second), ``timeseries`` instead of the removed ``graph``.
 
-The panels the alerts link to (ids 101 HighErrorRate, 102 HighResponseTime, 103 ServiceDown) plot
+The panels the alerts link to (ids 101 HighErrorRate, 102 HighResponseTime, 103 ServiceDown, 104
+LoginGuessingCampaign) plot
 the alert's own signal: the recording rule its expression reads, per job over every instance, so
 the line crosses the dashed threshold when the alert's condition holds.
 """
@@ -29,7 +30,6 @@ from hero_foundry.monitoring.grafana.common import (
     annotations,
     app,
     dashboard,
-    falling,
     per_hour,
     per_second,
     query_variable,
@@ -44,6 +44,8 @@ from hero_foundry.monitoring.grafana.common import (
 RESPONSE_TIME_WARN, RESPONSE_TIME_ALERT = 1.5, 2.0
 #: The customer's HighErrorRate threshold (5 %); yellow from 1 %.
 ERROR_RATIO_WARN, ERROR_RATIO_ALERT = 0.01, 0.05
+#: LoginGuessingCampaign's threshold (50 % of logins failing); yellow from 20 %.
+GUESSING_WARN, GUESSING_ALERT = 0.2, 0.5
 
 
 def job_variables() -> list[db.QueryVariable]:
@@ -69,6 +71,7 @@ JOB = 'job=~"$job"'
 ERROR_RATIO = f"job:http_user_errors:ratio_rate5m{{{JOB}}}"
 P95 = f"job:http_user_request_duration_seconds:p95_rate5m{{{JOB}}}"
 P50 = f"job:http_user_request_duration_seconds:p50_rate5m{{{JOB}}}"
+FAILED_LOGINS = f"job:auth_login_failures:ratio_rate5m{{{JOB}}}"
 USER_REQUESTS_TEXT = (
     "user requests (Prometheus' scrapes of /metrics and the /healthz and /readyz probes left "
     "out; as an error, the assistant's 503 left out: the AI provider is out, AIServiceDown's "
@@ -287,10 +290,12 @@ def build() -> db.Dashboard:
         stat_panel(
             "Token cache hit ratio",
             "Share of bearer-token lookups answered by the cache over 5 minutes, over every "
-            "replica (recording rule cache_hit_ratio).",
+            "replica (recording rule cache_hit_ratio). The cache holds refused tokens only "
+            "(revoked or expired, replayed by a stale client): a valid token is checked in the "
+            "database on every request, so this stays low in normal traffic (docs/security.md).",
             [Q("cache_hit_ratio", "hit ratio")],
             unit="percentunit",
-            steps=falling(0.5, 0.8),
+            steps=NEUTRAL,
             decimals=1,
             width=6,
         )
@@ -311,6 +316,41 @@ def build() -> db.Dashboard:
             steps=NEUTRAL,
             decimals=0,
             width=24,
+        )
+    )
+
+    d = d.with_row(row("Security"))
+    d = d.with_panel(
+        timeseries_panel(
+            "Failed logins (share)",
+            "Share of login attempts that failed over 5 minutes (wrong password, unknown "
+            "account, or throttled unchecked), per job, over every instance: "
+            "job:auth_login_failures:ratio_rate5m, LoginGuessingCampaign's signal (above "
+            f"{GUESSING_ALERT:.0%} for 5 minutes, with at least 50 failures in 5 minutes). "
+            "No line: no login.",
+            [Q(FAILED_LOGINS, "{{job}}")],
+            unit="percentunit",
+            axis_label="Failed share",
+            steps=rising("green", GUESSING_WARN, GUESSING_ALERT),
+            show_thresholds=True,
+            maximum=1,
+            width=12,
+        ).id(104)
+    )
+    d = d.with_panel(
+        timeseries_panel(
+            "Failed logins and rate-limited requests",
+            "Failed logins per second by reason (bad_password, unknown_account, throttled: "
+            "refused before the password was checked), and requests refused with a 429 by "
+            "each rate limit (login, register, assistant).",
+            [
+                Q(per_second("auth_login_failures_total", by="reason"), "failed: {{reason}}"),
+                Q(per_second("rate_limited_requests_total", by="limit"), "429: {{limit}}"),
+            ],
+            unit="reqps",
+            axis_label="Per second",
+            steps=NEUTRAL,
+            width=12,
         )
     )
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as db
 
 from hero_foundry.monitoring.grafana.common import (
+    NEUTRAL,
     PERFORMANCE,
     RATE,
     Q,
     annotations,
     app,
     dashboard,
-    falling,
     gauge_panel,
     per_hour,
     per_second,
@@ -294,10 +294,12 @@ def build() -> db.Dashboard:
         timeseries_panel(
             "Token cache hit ratio",
             "Share of bearer-token lookups the cache answered (recording rule cache_hit_ratio, "
-            "over every replica).",
+            "over every replica). Only refused tokens (revoked or expired) are cached: a valid "
+            "token is checked in the database on every request, so this stays low in normal "
+            "traffic and rises when clients replay dead tokens.",
             [Q("cache_hit_ratio", "hit ratio")],
             unit="percentunit",
-            steps=falling(0.5, 0.8),
+            steps=NEUTRAL,
             show_thresholds=True,
             maximum=1,
             width=8,
