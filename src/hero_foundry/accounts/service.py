@@ -34,6 +34,10 @@ from hero_foundry.throttling import Limits, Throttle, email_key, too_many
 
 #: The ``cache`` label of this cache's hit and miss counters.
 TOKEN_CACHE = "auth_tokens"
+# Both series exist from the start: hits are rare now (only refused tokens are cached), and
+# without a hits series cache_hit_ratio (hits / lookups) would have no value instead of 0.
+CACHE_HITS.labels(TOKEN_CACHE)
+CACHE_MISSES.labels(TOKEN_CACHE)
 #: How long a refused token (revoked or expired: final) is remembered before the database is
 #: asked again. Valid tokens are never cached.
 REFUSAL_CACHE_SECONDS = 600
