@@ -316,6 +316,9 @@ async def test_the_breaker_opens_fails_fast_then_closes_after_the_reset_time(
         "assistant_max_retries": 0,
         "assistant_breaker_failures": 2,
         "assistant_breaker_reset_seconds": reset,
+        # The fake's answers, not a timeout, however slow a busy machine is (this is about the
+        # breaker; timeouts have their own test).
+        "assistant_timeout_seconds": 30.0,
     }
     question = {"question": GRAPPLING}
     async with openai_app(database_url, fake, **settings) as (client, headers):
